@@ -1,0 +1,177 @@
+"""agentchat: an async-first client for hosted AI agents that speak the OpenAI
+chat-completions wire format (DigitalOcean agent endpoints first).
+
+    from agentchat import AsyncAgentClient
+
+    async with AsyncAgentClient() as client:    # $AGENT_ACCESS_KEY, $AGENT_ENDPOINT
+        completion = await client.agent.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "Hi"}]
+        )
+
+Names are imported on first use, so ``import agentchat`` stays cheap until a client is made.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._client import AsyncAgentClient
+    from ._errors import (
+        AgentChatError,
+        APIConnectionError,
+        APIError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigurationError,
+        ConflictError,
+        InternalServerError,
+        InvalidRequestError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        UnprocessableEntityError,
+    )
+    from ._models import (
+        CacheCreation,
+        ChatCompletion,
+        ChatMessage,
+        Choice,
+        ChoiceLogprobs,
+        CompletionTokensDetails,
+        FunctionCall,
+        FunctionDefinition,
+        FunctionsInfo,
+        GuardrailsInfo,
+        KBFilter,
+        Model,
+        NamedToolChoice,
+        PromptTokensDetails,
+        RetrievalInfo,
+        RetrievedData,
+        StreamOptions,
+        TokenLogprob,
+        Tool,
+        ToolCall,
+        ToolChoiceFunction,
+        TopLogprob,
+        TriggeredGuardrail,
+        Usage,
+    )
+    from ._response import RateLimit, ResponseInfo
+    from ._timeouts import Timeout
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentChatError",
+    "AsyncAgentClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "CacheCreation",
+    "ChatCompletion",
+    "ChatMessage",
+    "Choice",
+    "ChoiceLogprobs",
+    "CompletionTokensDetails",
+    "ConfigurationError",
+    "ConflictError",
+    "FunctionCall",
+    "FunctionDefinition",
+    "FunctionsInfo",
+    "GuardrailsInfo",
+    "InternalServerError",
+    "InvalidRequestError",
+    "KBFilter",
+    "Model",
+    "NamedToolChoice",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PromptTokensDetails",
+    "RateLimit",
+    "RateLimitError",
+    "ResponseInfo",
+    "RetrievalInfo",
+    "RetrievedData",
+    "StreamOptions",
+    "Timeout",
+    "TokenLogprob",
+    "Tool",
+    "ToolCall",
+    "ToolChoiceFunction",
+    "TopLogprob",
+    "TriggeredGuardrail",
+    "UnprocessableEntityError",
+    "Usage",
+    "__version__",
+]
+
+# Public name -> the private module that defines it (imported on first access).
+_EXPORTS = {
+    "APIConnectionError": "._errors",
+    "APIError": "._errors",
+    "APIResponseValidationError": "._errors",
+    "APIStatusError": "._errors",
+    "APITimeoutError": "._errors",
+    "AgentChatError": "._errors",
+    "AsyncAgentClient": "._client",
+    "AuthenticationError": "._errors",
+    "BadRequestError": "._errors",
+    "CacheCreation": "._models",
+    "ChatCompletion": "._models",
+    "ChatMessage": "._models",
+    "Choice": "._models",
+    "ChoiceLogprobs": "._models",
+    "CompletionTokensDetails": "._models",
+    "ConfigurationError": "._errors",
+    "ConflictError": "._errors",
+    "FunctionCall": "._models",
+    "FunctionDefinition": "._models",
+    "FunctionsInfo": "._models",
+    "GuardrailsInfo": "._models",
+    "InternalServerError": "._errors",
+    "InvalidRequestError": "._errors",
+    "KBFilter": "._models",
+    "Model": "._models",
+    "NamedToolChoice": "._models",
+    "NotFoundError": "._errors",
+    "PermissionDeniedError": "._errors",
+    "PromptTokensDetails": "._models",
+    "RateLimit": "._response",
+    "RateLimitError": "._errors",
+    "ResponseInfo": "._response",
+    "RetrievalInfo": "._models",
+    "RetrievedData": "._models",
+    "StreamOptions": "._models",
+    "Timeout": "._timeouts",
+    "TokenLogprob": "._models",
+    "Tool": "._models",
+    "ToolCall": "._models",
+    "ToolChoiceFunction": "._models",
+    "TopLogprob": "._models",
+    "TriggeredGuardrail": "._models",
+    "UnprocessableEntityError": "._errors",
+    "Usage": "._models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentchat' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

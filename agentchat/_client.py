@@ -1,0 +1,174 @@
+"""``AsyncAgentClient``: configuration, the one HTTP session, and the resource tree."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+from types import TracebackType
+
+import aiohttp
+from yarl import URL
+
+from ._backoff import check_max_retries
+from ._config import COMPLETIONS_PATH, resolve_endpoint, resolve_token
+from ._errors import ConfigurationError, InvalidRequestError
+from ._resources import AsyncAgent
+from ._timeouts import DEFAULT_TIMEOUT, Timeout, to_timeout
+from ._transport import Transport
+from ._version import __version__
+
+__all__ = ["DEFAULT_MAX_RETRIES", "USER_AGENT", "AsyncAgentClient"]
+
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_CONNECTIONS = 100
+USER_AGENT = (
+    f"agentchat/{__version__} Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+)
+
+_JSON_HEADERS: Mapping[str, str] = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+}
+_STREAM_HEADERS: Mapping[str, str] = {
+    "Content-Type": "application/json",
+    "Accept": "text/event-stream",
+}
+
+
+class AsyncAgentClient:
+    """Async client for one agent endpoint.
+
+    ``token`` and ``agent_endpoint`` default to ``$AGENT_ACCESS_KEY`` and ``$AGENT_ENDPOINT``;
+    a missing one raises :class:`~agentchat.ConfigurationError` here, before any call. A bare
+    host gets ``https://``. ``timeout`` is seconds or a :class:`~agentchat.Timeout`;
+    ``max_retries`` is how many times a failed call that is safe to retry is tried again.
+
+    The aiohttp session is created on first use inside the running event loop and closed by
+    :meth:`aclose` (or ``async with``). Use one client for many calls: it pools connections.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        agent_endpoint: str | None = None,
+        *,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        trust_env: bool = False,
+    ) -> None:
+        self._token = resolve_token(token)
+        self._base_url = resolve_endpoint(agent_endpoint, allow_insecure_http=allow_insecure_http)
+        self._timeout = to_timeout(timeout)
+        self._max_retries = check_max_retries(max_retries)
+        if not isinstance(max_connections, int) or max_connections < 1:
+            raise _ConfigError(
+                "max_connections", repr(max_connections), "an integer >= 1 is required"
+            )
+        self._completions = self._base_url.with_path(
+            self._base_url.path.rstrip("/") + COMPLETIONS_PATH
+        ).with_query(agent="true")
+        headers = {"User-Agent": USER_AGENT}
+        headers.update(_check_headers(default_headers, "default_headers", _ConfigError))
+        headers["Authorization"] = f"Bearer {self._token}"
+        self._transport = Transport(
+            headers=headers, max_connections=max_connections, trust_env=trust_env
+        )
+        self.agent = AsyncAgent(self)
+
+    @property
+    def agent_endpoint(self) -> str:
+        """The agent's base URL, as normalised (scheme added, trailing slash dropped)."""
+        return str(self._base_url)
+
+    @property
+    def timeout(self) -> Timeout:
+        """The default timeouts of this client's calls."""
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        """The default number of retries of this client's calls."""
+        return self._max_retries
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` has run."""
+        return self._transport.closed
+
+    async def aclose(self) -> None:
+        """Close the HTTP session and its pooled connections. Safe to call twice."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncAgentClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        # Never the token.
+        return (
+            f"{type(self).__name__}(agent_endpoint={self.agent_endpoint!r}, "
+            f"max_retries={self._max_retries}, timeout={self._timeout!r})"
+        )
+
+    def __getstate__(self) -> object:
+        raise TypeError(f"{type(self).__name__} cannot be pickled (it holds a live session)")
+
+    # -- used by the resources -------------------------------------------------------------
+
+    def _completions_url(self, extra_query: Mapping[str, str] | None) -> URL:
+        if not extra_query:
+            return self._completions
+        return self._completions.update_query(dict(extra_query))
+
+    def _request_headers(
+        self, extra_headers: Mapping[str, str] | None, *, stream: bool
+    ) -> Mapping[str, str]:
+        base = _STREAM_HEADERS if stream else _JSON_HEADERS
+        if not extra_headers:
+            return base
+        return {**base, **_check_headers(extra_headers, "extra_headers")}
+
+
+class _ConfigError(ConfigurationError):
+    """A :class:`ConfigurationError` worded like :class:`InvalidRequestError`."""
+
+    def __init__(self, param: str, value: object, allowed: str) -> None:
+        super().__init__(f"{param}={value} is invalid: {allowed}")
+
+
+def _check_headers(
+    headers: Mapping[str, str] | None,
+    param: str,
+    error: type[ValueError] = InvalidRequestError,
+) -> dict[str, str]:
+    """Header names and values must be strings without line breaks (no header injection)."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise error(param, headers, "a mapping of header names to string values is required")
+    checked = {}
+    for name, value in headers.items():
+        if (
+            not isinstance(name, str)
+            or not isinstance(value, str)
+            or any(c in name or c in value for c in "\r\n")
+        ):
+            # Header values are often secrets: describe the value, never show it.
+            shown = (
+                f"<{type(value).__name__} of {len(value)} chars>"
+                if isinstance(value, str)
+                else f"<{type(value).__name__}>"
+            )
+            raise error(f"{param}[{name!r}]", shown, "strings without line breaks are required")
+        checked[name] = value
+    return checked

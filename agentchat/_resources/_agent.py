@@ -1,0 +1,27 @@
+"""``client.agent`` and ``client.agent.chat``: the namespaces that lead to completions,
+named as in pydo so code moves over by changing the import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._completions import AsyncCompletions
+
+if TYPE_CHECKING:
+    from .._client import AsyncAgentClient
+
+__all__ = ["AsyncAgent", "AsyncChat"]
+
+
+class AsyncChat:
+    """``client.agent.chat``."""
+
+    def __init__(self, client: AsyncAgentClient) -> None:
+        self.completions = AsyncCompletions(client)
+
+
+class AsyncAgent:
+    """``client.agent``: the operations of one agent endpoint."""
+
+    def __init__(self, client: AsyncAgentClient) -> None:
+        self.chat = AsyncChat(client)

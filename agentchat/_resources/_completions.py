@@ -1,0 +1,190 @@
+"""``client.agent.chat.completions``: build, check and send a chat-completions request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from .. import _json
+from .._backoff import check_max_retries
+from .._convert import converter
+from .._errors import APIResponseValidationError, parse_error_body, snippet
+from .._models._completion import ChatCompletion
+from .._models._messages import ChatMessage
+from .._models._options import KBFilter, StreamOptions
+from .._models._tools import NamedToolChoice, Tool
+from .._response import ResponseInfo
+from .._timeouts import Timeout, to_timeout
+from .._validate import check_body, check_json
+
+if TYPE_CHECKING:
+    from .._client import AsyncAgentClient
+
+__all__ = ["AsyncCompletions", "parse_completion"]
+
+MessageParam = ChatMessage | Mapping[str, Any]
+ToolParam = Tool | Mapping[str, Any]
+ToolChoiceParam = Literal["none", "auto", "required"] | NamedToolChoice | Mapping[str, Any]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+RetrievalMethod = Literal["rewrite", "step_back", "sub_queries", "none"]
+
+
+class AsyncCompletions:
+    """The chat-completions operation of an agent endpoint."""
+
+    def __init__(self, client: AsyncAgentClient) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        model: str,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        top_logprobs: int | None = None,
+        tools: Iterable[ToolParam] | None = None,
+        tool_choice: ToolChoiceParam | None = None,
+        stream: Literal[False] | None = None,
+        stop: str | Sequence[str] | None = None,
+        logit_bias: Mapping[str, int] | Mapping[int, int] | None = None,
+        logprobs: bool | None = None,
+        n: int | None = None,
+        stream_options: StreamOptions | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        user: str | None = None,
+        k: int | None = None,
+        retrieval_method: RetrievalMethod | None = None,
+        kb_filters: Iterable[KBFilter | Mapping[str, Any]] | None = None,
+        filter_kb_content_by_query_metadata: bool | None = None,
+        instruction_override: str | None = None,
+        include_functions_info: bool | None = None,
+        include_retrieval_info: bool | None = None,
+        include_guardrails_info: bool | None = None,
+        provide_citations: bool | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> ChatCompletion:
+        """Create a model response for the conversation in ``messages``.
+
+        Every request field is a keyword; a field left at ``None`` is not sent (to send a
+        JSON ``null``, use ``extra_body={"field": None}``). Values are checked against the
+        spec's limits before anything is sent and rejected with
+        :class:`~agentchat.InvalidRequestError`.
+
+        ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
+        beyond this signature (``extra_body`` is merged last and is not checked).
+        ``timeout`` and ``max_retries`` override the client's settings for this call.
+
+        Returns a :class:`~agentchat.ChatCompletion`; its ``response`` attribute has the
+        status, headers, request id and rate limits.
+        """
+        fields: dict[str, Any] = {
+            "messages": _as_list(messages),
+            "model": model,
+            "max_tokens": max_tokens,
+            "max_completion_tokens": max_completion_tokens,
+            "frequency_penalty": frequency_penalty,
+            "presence_penalty": presence_penalty,
+            "top_logprobs": top_logprobs,
+            "tools": _as_list(tools),
+            "tool_choice": tool_choice,
+            "stream": stream,
+            "stop": stop,
+            "logit_bias": logit_bias,
+            "logprobs": logprobs,
+            "n": n,
+            "stream_options": stream_options,
+            "reasoning_effort": reasoning_effort,
+            "seed": seed,
+            "metadata": metadata,
+            "temperature": temperature,
+            "top_p": top_p,
+            "user": user,
+            "k": k,
+            "retrieval_method": retrieval_method,
+            "kb_filters": _as_list(kb_filters),
+            "filter_kb_content_by_query_metadata": filter_kb_content_by_query_metadata,
+            "instruction_override": instruction_override,
+            "include_functions_info": include_functions_info,
+            "include_retrieval_info": include_retrieval_info,
+            "include_guardrails_info": include_guardrails_info,
+            "provide_citations": provide_citations,
+        }
+        client = self._client
+        body = check_body({name: value for name, value in fields.items() if value is not None})
+        if body.get("stream"):
+            raise NotImplementedError("stream=True arrives with the streaming issue")
+        if extra_body:
+            body.update(extra_body)
+        payload = check_json(body)
+        call_timeout = client.timeout if timeout is None else to_timeout(timeout)
+        retries = client.max_retries if max_retries is None else check_max_retries(max_retries)
+        url = client._completions_url(extra_query)
+        headers = client._request_headers(extra_headers, stream=False)
+        data, info = await client._transport.fetch(
+            url, payload, headers=headers, timeout=call_timeout, max_retries=retries
+        )
+        return parse_completion(data, info)
+
+
+def _as_list(value: Any) -> Any:
+    """Materialise a one-shot iterable (a generator) so it can be checked and then sent.
+
+    Strings, mappings and other non-iterables pass through for the checks to reject.
+    """
+    if value is None or isinstance(value, (list, tuple, str, bytes, Mapping)):
+        return value
+    try:
+        return list(value)
+    except TypeError:
+        return value
+
+
+def parse_completion(data: bytes, info: ResponseInfo) -> ChatCompletion:
+    """Decode a 2xx body into a :class:`ChatCompletion`, or raise a clear error showing what
+    came back instead (HTML, an empty body, an error object, a JSON value of another shape)."""
+    try:
+        decoded = _json.loads(data)
+    except ValueError:
+        kind = info.content_type or "no content type"
+        what = "an empty body" if not data.strip() else f"non-JSON ({kind}) {snippet(data)}"
+        raise APIResponseValidationError(
+            f"Expected a chat.completion JSON object from HTTP {info.status}, got {what}",
+            body=data.decode("utf-8", "replace"),
+            response=info,
+            attempts=info.attempts,
+        ) from None
+    if type(decoded) is not dict or type(decoded.get("choices")) is not list:
+        message, code = parse_error_body(decoded)
+        if isinstance(decoded, dict) and ("error" in decoded or message):
+            what = f"an error: {message}" + (f" [{code}]" if code else "")
+        else:
+            what = f"JSON without a 'choices' list: {snippet(data)}"
+        raise APIResponseValidationError(
+            f"Expected a chat.completion from HTTP {info.status}, got {what}",
+            body=decoded,
+            response=info,
+            attempts=info.attempts,
+        )
+    try:
+        completion: ChatCompletion = converter.structure(decoded, ChatCompletion)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise APIResponseValidationError(
+            f"The chat.completion from HTTP {info.status} has a field of an unexpected type "
+            f"({exc}): {snippet(data)}",
+            body=decoded,
+            response=info,
+            attempts=info.attempts,
+        ) from exc
+    object.__setattr__(completion, "response", info)
+    return completion

@@ -1,0 +1,125 @@
+"""Response metadata: status, headers, request id and rate limits of one call.
+
+Every result carries one: ``completion.response``, ``stream.response`` and
+``error.response`` are all :class:`ResponseInfo`. Parsing is lazy, so a caller who never
+looks pays nothing beyond keeping a reference to the headers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = ["RateLimit", "ResponseInfo", "parse_retry_after"]
+
+# Servers name the request id differently; the first one present wins.
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-do-request-id", "x-amzn-requestid")
+
+# A ``ratelimit-reset`` below this is a number of seconds from now (IETF draft style),
+# above it a Unix timestamp (DigitalOcean style). 10**9 seconds is 2001-09-09.
+_EPOCH_THRESHOLD = 1_000_000_000
+
+
+@attrs.frozen
+class RateLimit:
+    """The ``ratelimit-*`` and ``retry-after`` headers of a response, parsed.
+
+    ``reset_at`` is a Unix timestamp in seconds; ``retry_after`` is in seconds.
+    Each is ``None`` when the server did not send it or sent something unparseable.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+    retry_after: float | None = None
+
+    @property
+    def reset_after(self) -> float | None:
+        """Seconds from now until ``reset_at`` (never negative)."""
+        if self.reset_at is None:
+            return None
+        return max(0.0, self.reset_at - time.time())
+
+
+@attrs.frozen
+class ResponseInfo:
+    """What the HTTP response said about the call, besides its body.
+
+    ``headers`` is case-insensitive. ``elapsed`` is seconds from sending the (last)
+    request to receiving its headers; ``attempts`` counts the HTTP requests the call made.
+    """
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    url: str
+    elapsed: float = 0.0
+    attempts: int = 1
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's id for this request, for support tickets and log correlation."""
+        headers = self.headers
+        for name in _REQUEST_ID_HEADERS:
+            value = headers.get(name)
+            if value:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased (``""`` when absent)."""
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        """The rate-limit headers, parsed afresh on each access."""
+        headers = self.headers
+        reset = _number(headers.get("ratelimit-reset"))
+        if reset is not None and reset < _EPOCH_THRESHOLD:
+            reset += time.time()
+        return RateLimit(
+            limit=_integer(headers.get("ratelimit-limit")),
+            remaining=_integer(headers.get("ratelimit-remaining")),
+            reset_at=reset,
+            retry_after=parse_retry_after(headers),
+        )
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait as the server asks: ``retry-after-ms``, else ``Retry-After``.
+
+    ``Retry-After`` may be a number of seconds or an HTTP date. Anything else, or a
+    negative value, is ignored (``None``).
+    """
+    millis = _number(headers.get("retry-after-ms"))
+    if millis is not None and millis >= 0:
+        return millis / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds if seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number == number and number not in (float("inf"), float("-inf")) else None
+
+
+def _integer(value: str | None) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None

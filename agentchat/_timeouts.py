@@ -1,0 +1,84 @@
+"""Timeouts: what each one bounds, with defaults that suit LLM calls.
+
+=============  =========  ========================================================
+field          default    bounds
+=============  =========  ========================================================
+``connect``    10 s       opening the TCP (and TLS) connection
+``read``       600 s      the wait for each read from the socket, headers included
+``stream_idle`` 600 s     the wait for each event of a stream (heartbeats excluded)
+``total``      ``None``   the whole call, retries and their sleeps included
+=============  =========  ========================================================
+
+A long generation is not cut short by default: there is no overall deadline unless one is
+asked for. ``None`` disables a bound. A plain number given where a timeout is expected sets
+``connect``, ``read`` and ``stream_idle`` to it and leaves ``total`` unset.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import aiohttp
+import attrs
+
+from ._errors import InvalidRequestError
+
+__all__ = ["DEFAULT_TIMEOUT", "Timeout", "TimeoutTypes", "to_timeout"]
+
+
+def _check_seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidRequestError(
+            f"Timeout.{attribute.name}",
+            value,
+            "a positive number of seconds, or None for no limit, is required",
+        )
+
+
+@attrs.frozen
+class Timeout:
+    """Per-phase timeouts in seconds; see the module docstring for what each bounds."""
+
+    connect: float | None = attrs.field(default=10.0, validator=_check_seconds)
+    read: float | None = attrs.field(default=600.0, validator=_check_seconds)
+    stream_idle: float | None = attrs.field(default=600.0, validator=_check_seconds)
+    total: float | None = attrs.field(default=None, validator=_check_seconds)
+
+    @classmethod
+    def of(cls, seconds: float | None) -> Timeout:
+        """One number for connect, read and stream idle; no overall deadline."""
+        return cls(connect=seconds, read=seconds, stream_idle=seconds)
+
+    def to_aiohttp(self) -> aiohttp.ClientTimeout:
+        """The per-request part, as aiohttp expects it (``total`` is enforced by the caller,
+        across retries)."""
+        return aiohttp.ClientTimeout(total=None, sock_connect=self.connect, sock_read=self.read)
+
+
+DEFAULT_TIMEOUT = Timeout()
+
+TimeoutTypes = float | Timeout
+
+
+def to_timeout(value: Any, param: str = "timeout") -> Timeout:
+    """Accept a :class:`Timeout` or a number of seconds."""
+    if isinstance(value, Timeout):
+        return value
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    ):
+        return Timeout.of(value)
+    raise InvalidRequestError(
+        param, value, "a positive number of seconds or an agentchat.Timeout is required"
+    )

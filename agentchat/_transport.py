@@ -1,0 +1,312 @@
+"""HTTP for the client: the one aiohttp session, and one call with retries and timeouts.
+
+The transport knows nothing of chat completions: it POSTs bytes, retries what is safe to
+retry, turns error statuses and aiohttp exceptions into agentchat errors, and hands back
+either the whole body (``fetch``) or the open response for streaming (``open``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import anyio
+from yarl import URL
+
+from . import _json
+from ._backoff import MAX_RETRY_AFTER, backoff_delay, is_retryable_status
+from ._errors import (
+    AgentChatError,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    parse_error_body,
+    snippet,
+    status_error_class,
+)
+from ._response import ResponseInfo, parse_retry_after
+from ._timeouts import Timeout
+
+__all__ = ["ATTEMPT_HEADER", "Transport", "logger"]
+
+logger = logging.getLogger("agentchat")
+
+#: Sent with every request: 1 for the first attempt, 2 for the first retry, and so on.
+ATTEMPT_HEADER = "X-Agentchat-Attempt"
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth retrying; ``error`` is what to raise if
+    no retry is left."""
+
+    def __init__(self, error: APIError, retry_after: float | None = None) -> None:
+        self.error = error
+        self.retry_after = retry_after
+
+
+class Transport:
+    """Owns the aiohttp session of one client and sends its requests."""
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str],
+        max_connections: int,
+        trust_env: bool = False,
+    ) -> None:
+        self._headers = dict(headers)
+        self._max_connections = max_connections
+        self._trust_env = trust_env
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._timeout_cache: dict[Timeout, aiohttp.ClientTimeout] = {}
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session, once the first request has created it."""
+        return self._session
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is not None:
+            if asyncio.get_running_loop() is not self._loop:
+                raise AgentChatError(
+                    "This client is bound to the event loop it first ran in; "
+                    "create one client per event loop."
+                )
+            return session
+        if self._closed:
+            raise AgentChatError("This client has been closed; create a new one.")
+        # Created lazily: an aiohttp session belongs to the loop it is created in.
+        self._loop = asyncio.get_running_loop()
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+        self._session = session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._headers,
+            timeout=aiohttp.ClientTimeout(total=None),
+            raise_for_status=False,
+            trust_env=self._trust_env,
+        )
+        return session
+
+    async def aclose(self) -> None:
+        """Close the session and every pooled connection. Safe to call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _aiohttp_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        cached = self._timeout_cache.get(timeout)
+        if cached is None:
+            cached = self._timeout_cache[timeout] = timeout.to_aiohttp()
+        return cached
+
+    async def fetch(
+        self,
+        url: URL,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        max_retries: int,
+    ) -> tuple[bytes, ResponseInfo]:
+        """POST ``body`` and return the whole 2xx body with its metadata.
+
+        The body is read inside the retry loop: a connection lost mid-body is retried, since
+        nothing was delivered to the caller yet.
+        """
+        if timeout.total is None:
+            return await self._fetch(url, body, headers, timeout, max_retries)
+        try:
+            with anyio.fail_after(timeout.total):
+                return await self._fetch(url, body, headers, timeout, max_retries)
+        except TimeoutError as exc:
+            if isinstance(exc, APITimeoutError):
+                raise
+            raise APITimeoutError(
+                f"The call to {_where(url)} did not finish within its total timeout of "
+                f"{timeout.total:g} s"
+            ) from None
+
+    async def _fetch(
+        self,
+        url: URL,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        max_retries: int,
+    ) -> tuple[bytes, ResponseInfo]:
+        session = self._get_session()
+        client_timeout = self._aiohttp_timeout(timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                async with session.post(
+                    url,
+                    data=body,
+                    headers={**headers, ATTEMPT_HEADER: str(attempt)},
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                ) as response:
+                    info = _info(response, url, started, attempt)
+                    if response.status >= 300:
+                        await _raise_for_status(response, info)
+                    try:
+                        data = await response.read()
+                    except aiohttp.ClientError as exc:
+                        raise _Retry(_connection_error(exc, url, "reading the response")) from exc
+                    except asyncio.TimeoutError as exc:
+                        raise _Retry(_timeout_error(url, "reading the response", timeout)) from exc
+            except _Retry as retry:
+                await self._before_retry(retry, attempt, max_retries, url)
+                continue
+            except aiohttp.ClientError as exc:
+                error = _connection_error(exc, url, "connecting")
+                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
+                continue
+            except asyncio.TimeoutError as exc:
+                error = _timeout_error(url, "waiting for the response", timeout)
+                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
+                continue
+            _log_response(info)
+            return data, info
+
+    async def _before_retry(
+        self,
+        retry: _Retry,
+        attempt: int,
+        max_retries: int,
+        url: URL,
+        cause: BaseException | None = None,
+    ) -> None:
+        """Sleep before the next attempt, or raise ``retry.error`` when none is left."""
+        error = retry.error
+        error.attempts = attempt
+        if attempt > max_retries:
+            raise error from cause
+        delay = retry.retry_after
+        if delay is None:
+            delay = backoff_delay(attempt)
+        elif delay > MAX_RETRY_AFTER:
+            error.message += (
+                f"; not retried: the server asked to wait {delay:g} s, more than the "
+                f"{MAX_RETRY_AFTER:g} s agentchat sleeps for"
+            )
+            raise error from cause
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "POST %s failed (attempt %d: %s); retrying in %.2f s",
+                url.path,
+                attempt,
+                error.message,
+                delay,
+            )
+        await asyncio.sleep(delay)
+
+
+def _info(response: aiohttp.ClientResponse, url: URL, started: float, attempt: int) -> ResponseInfo:
+    return ResponseInfo(
+        status=response.status,
+        headers=response.headers,
+        url=str(url),
+        elapsed=time.monotonic() - started,
+        attempts=attempt,
+    )
+
+
+async def _raise_for_status(response: aiohttp.ClientResponse, info: ResponseInfo) -> None:
+    """Read the error body, release the connection, and raise (or ask for a retry)."""
+    try:
+        raw = await response.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        raw = b""
+    error = status_error(info, raw)
+    _log_response(info)
+    if is_retryable_status(info.status):
+        raise _Retry(error, parse_retry_after(info.headers))
+    raise error
+
+
+def status_error(info: ResponseInfo, raw: bytes) -> APIStatusError:
+    """The :class:`APIStatusError` subclass for ``info.status``, with the server's message."""
+    body: Any = None
+    message: str | None = None
+    code: str | None = None
+    if raw:
+        try:
+            body = _json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        else:
+            message, code = parse_error_body(body)
+    if message is None:
+        reason = _REASONS.get(info.status, "error")
+        message = f"{reason}: {snippet(raw)}" if raw else reason
+    return status_error_class(info.status)(
+        message, response=info, body=body, code=code, attempts=info.attempts
+    )
+
+
+_REASONS = {
+    300: "Unexpected redirect",
+    301: "Unexpected redirect",
+    302: "Unexpected redirect",
+    303: "Unexpected redirect",
+    307: "Unexpected redirect",
+    308: "Unexpected redirect",
+    400: "Bad request",
+    401: "Unauthorized (check the agent access key)",
+    403: "Forbidden",
+    404: "Not found (check the agent endpoint URL)",
+    408: "Request timeout",
+    409: "Conflict",
+    422: "Unprocessable entity",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+
+
+def _where(url: URL) -> str:
+    return f"{url.scheme}://{url.raw_authority}{url.raw_path}"
+
+
+def _connection_error(exc: BaseException, url: URL, phase: str) -> APIConnectionError:
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return APITimeoutError(f"Timed out {phase} ({_where(url)}): {exc}")
+    detail = str(exc) or type(exc).__name__
+    return APIConnectionError(f"Connection error while {phase} ({_where(url)}): {detail}")
+
+
+def _timeout_error(url: URL, phase: str, timeout: Timeout) -> APITimeoutError:
+    return APITimeoutError(
+        f"Timed out {phase} ({_where(url)}; connect timeout {timeout.connect} s, "
+        f"read timeout {timeout.read} s)"
+    )
+
+
+def _log_response(info: ResponseInfo) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "POST %s -> %d in %.1f ms (attempt %d, request_id=%s)",
+            URL(info.url).path,
+            info.status,
+            info.elapsed * 1000,
+            info.attempts,
+            info.request_id,
+        )

@@ -1,0 +1,313 @@
+"""A fake agent endpoint on 127.0.0.1 for tests and demos: no account, no network.
+
+It speaks ``POST /api/v1/chat/completions?agent=true`` like a real agent: it checks the bearer
+key, rejects malformed bodies the way the real (FastAPI) endpoint does, and answers
+deterministically by echoing the last user message. Any response can be scripted instead,
+and every request it receives is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import deque
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from .._client import AsyncAgentClient
+
+__all__ = ["FakeAgentServer", "RecordedRequest", "ScriptedResponse"]
+
+COMPLETIONS_PATH = "/api/v1/chat/completions"
+CREATED = 1_700_000_000
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return json.loads(self.body)
+
+
+@attrs.frozen
+class ScriptedResponse:
+    """A response the server sends instead of its default answer.
+
+    Give ``json`` (any JSON value) or ``body`` (bytes or text, sent as is). ``delay`` waits
+    that many seconds before sending the headers.
+    """
+
+    status: int = 200
+    json: Any = None
+    body: bytes | str | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    content_type: str | None = None
+    delay: float = 0.0
+
+    def to_web_response(self) -> web.Response:
+        if self.body is not None:
+            raw = self.body.encode() if isinstance(self.body, str) else self.body
+            content_type = self.content_type or "text/plain"
+        else:
+            raw = json.dumps(self.json).encode()
+            content_type = self.content_type or "application/json"
+        response = web.Response(status=self.status, body=raw, headers=dict(self.headers))
+        response.content_type = content_type
+        return response
+
+
+class FakeAgentServer:
+    """An agent endpoint on 127.0.0.1 with an ephemeral port.
+
+    ::
+
+        async with FakeAgentServer() as server:
+            async with server.client() as client:
+                completion = await client.agent.chat.completions.create(...)
+            assert server.requests[0].json()["model"] == ...
+
+    ``token`` is the access key it accepts. ``rate_limit`` is the requests-per-minute limit
+    its ``ratelimit-*`` headers advertise (it does not enforce it).
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "test-key",
+        model: str = "fake-agent",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: int = 250,
+    ) -> None:
+        self.token = token
+        self.model = model
+        self.host = host
+        self.rate_limit = rate_limit
+        self.requests: list[RecordedRequest] = []
+        self._port = port
+        self._script: deque[ScriptedResponse] = deque()
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL to give a client as ``agent_endpoint``."""
+        if self._runner is None:
+            raise RuntimeError("The server is not running; use 'async with' or start()")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    async def start(self) -> FakeAgentServer:
+        app = web.Application()
+        app.router.add_post(COMPLETIONS_PATH, self._completions)
+        app.router.add_get("/health", self._health)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._port)
+        await site.start()
+        self._port = runner.addresses[0][1]
+        self._runner = runner
+        return self
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeAgentServer:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def client(self, **options: Any) -> AsyncAgentClient:
+        """An :class:`~agentchat.AsyncAgentClient` pointed at this server with its key."""
+        return AsyncAgentClient(self.token, self.url, **options)
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def respond(
+        self,
+        status: int = 200,
+        *,
+        json: Any = None,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        delay: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` completion requests with this response."""
+        scripted = ScriptedResponse(
+            status=status,
+            json=json,
+            body=body,
+            headers=dict(headers or {}),
+            content_type=content_type,
+            delay=delay,
+        )
+        self._script.extend([scripted] * times)
+
+    def enqueue(self, *responses: ScriptedResponse) -> None:
+        """Answer the next requests with ``responses``, in order."""
+        self._script.extend(responses)
+
+    @property
+    def pending(self) -> int:
+        """Scripted responses not yet sent."""
+        return len(self._script)
+
+    # -- handlers --------------------------------------------------------------------------
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                headers=dict(request.headers),
+                body=body,
+            )
+        )
+        number = next(self._ids)
+        if self._script:
+            scripted = self._script.popleft()
+            if scripted.delay:
+                await asyncio.sleep(scripted.delay)
+            return scripted.to_web_response()
+        headers = self._headers(number)
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _do_error(401, "unauthorized", "Unable to authenticate you.", headers)
+        if request.query.get("agent") != "true":
+            return _do_error(404, "not_found", "The agent query parameter must be 'true'.", headers)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _fastapi_error([("body",)], "JSON decode error", "json_invalid", headers)
+        problem = _check_payload(payload)
+        if problem is not None:
+            loc, msg, kind = problem
+            return _fastapi_error([loc], msg, kind, headers)
+        return web.json_response(self.completion(payload, number), headers=headers)
+
+    def _headers(self, number: int) -> dict[str, str]:
+        used = (number - 1) % self.rate_limit
+        return {
+            "x-request-id": f"req-{number}",
+            "ratelimit-limit": str(self.rate_limit),
+            "ratelimit-remaining": str(self.rate_limit - used - 1),
+            "ratelimit-reset": str(CREATED + 60),
+        }
+
+    def completion(self, payload: Mapping[str, Any], number: int = 1) -> dict[str, Any]:
+        """The deterministic answer to ``payload``: each choice echoes the last user message."""
+        messages = payload["messages"]
+        last_user = next(
+            (m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), ""
+        )
+        reply = f"Echo: {last_user}"
+        forced = payload.get("tool_choice")
+        choices = []
+        for index in range(payload.get("n") or 1):
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": reply,
+                "refusal": None,
+                "reasoning_content": None,
+            }
+            finish_reason = "stop"
+            if isinstance(forced, dict):
+                name = forced["function"]["name"]
+                message["content"] = None
+                message["tool_calls"] = [
+                    {
+                        "id": f"call_{number}_{index}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": json.dumps({"echo": last_user})},
+                    }
+                ]
+                finish_reason = "tool_calls"
+            choices.append(
+                {
+                    "index": index,
+                    "message": message,
+                    "finish_reason": finish_reason,
+                    "logprobs": None,
+                }
+            )
+        prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
+        completion_tokens = len(reply.split()) * len(choices)
+        result: dict[str, Any] = {
+            "id": f"chatcmpl-fake-{number}",
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": payload.get("model") or self.model,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+        if payload.get("include_retrieval_info"):
+            result["retrieval"] = {
+                "retrieved_data": [{"id": "doc-1", "index": "kb-fake", "score": 0.9}]
+            }
+        if payload.get("include_functions_info"):
+            result["functions"] = {"called_functions": []}
+        if payload.get("include_guardrails_info"):
+            result["guardrails"] = {"triggered_guardrails": []}
+        return result
+
+
+def _check_payload(payload: Any) -> tuple[tuple[str | int, ...], str, str] | None:
+    """The first problem a FastAPI model would report for this body, if any."""
+    if not isinstance(payload, dict):
+        return ("body",), "Input should be a valid dictionary", "dict_type"
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return ("body", "messages"), "Field required or empty", "missing"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            return ("body", "messages", i, "role"), "Field required", "missing"
+    return None
+
+
+def _do_error(status: int, code: str, message: str, headers: dict[str, str]) -> web.Response:
+    body = {"id": code, "message": message, "request_id": headers["x-request-id"]}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _fastapi_error(
+    locs: list[tuple[str | int, ...]], msg: str, kind: str, headers: dict[str, str]
+) -> web.Response:
+    detail = [{"loc": list(loc), "msg": msg, "type": kind} for loc in locs]
+    return web.json_response({"detail": detail}, status=422, headers=headers)

