@@ -131,13 +131,19 @@ def _make_model_unstructure_hook(cls: type[Model]) -> Callable[[Any], dict[str, 
     return unstructure_model
 
 
-def _unstructure_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: converter.unstructure(item) for key, item in value.items()}
+def _is_json_object(type_: Any) -> bool:
+    return get_origin(type_) in (Mapping, dict)
+
+
+def _as_is(value: Any) -> Any:
+    # Free-form JSON objects (a tool's ``parameters`` schema) are sent as given: no copy.
+    return value
 
 
 converter.register_structure_hook_factory(_is_homogeneous_tuple, _make_tuple_hook)
 converter.register_structure_hook_factory(_is_model, _make_model_structure_hook)
 converter.register_unstructure_hook_factory(_is_model, _make_model_unstructure_hook)
+converter.register_unstructure_hook_func(_is_json_object, _as_is)
 
 
 def structure(data: Any, cls: type[Any]) -> Any:

@@ -107,7 +107,10 @@ def _object(param: str, value: Any, kind: str) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     if isinstance(value, Model):
-        return value.to_dict()
+        try:
+            return value.to_dict()
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise _fail(param, value, f"a {kind} with fields of the right types ({exc})") from None
     raise _fail(param, value, f"a dict or an agentchat {kind} is required")
 
 
