@@ -49,7 +49,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the scripts."""
-    session.install("-e", ".[dev]", "nox")
+    session.install("-e", ".[dev,speed]", "nox")
     session.run("mypy")
 
 

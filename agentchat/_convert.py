@@ -1,12 +1,10 @@
 """The one configured cattrs converter: JSON values in, frozen attrs models out, and back.
 
-Structuring is tuned for the hot path and for servers that drift from the spec:
-
-- generated (compiled) hooks per class, without cattrs' detailed validation;
-- unknown keys are kept in ``Model.extra``; missing keys take the field default (``None``);
-- primitive fields are checked, not coerced: ``str(...)`` on a list would silently turn a
-  server's new content shape into a Python repr, so a mismatch raises ``TypeError`` instead
-  (the caller turns that into :class:`~agentchat.APIResponseValidationError`).
+Structuring models uses the functions ``_structure.py`` compiles per class (the hot path of
+streams); the converter is the registry that hands each class, and each nested field type, its
+hook. Unknown keys are kept in ``Model.extra``; missing keys take the field default (``None``);
+primitive fields are checked, not coerced (the caller turns a ``TypeError`` into
+:class:`~agentchat.APIResponseValidationError`).
 
 Unstructuring (``Model.to_dict()``, request bodies) leaves out ``None`` fields and merges
 ``extra`` back in.
@@ -19,29 +17,20 @@ from typing import Any, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._models._base import EMPTY_EXTRA, Model
+from ._structure import NOT_ON_WIRE, compile_structure, mismatch
 
 __all__ = ["converter", "structure"]
 
-# Fields that live on models but are not part of the wire format.
-_NOT_ON_WIRE = ("extra", "response")
-
 converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
-
-
-def _mismatch(expected: str, value: object) -> TypeError:
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:80] + "..."
-    return TypeError(f"expected {expected}, got {type(value).__name__} {text}")
 
 
 def _structure_str(value: object, _: type) -> str:
     if type(value) is str:
         return value
-    raise _mismatch("a string", value)
+    raise mismatch("a string", value)
 
 
 def _structure_int(value: object, _: type) -> int:
@@ -49,7 +38,7 @@ def _structure_int(value: object, _: type) -> int:
         return value
     if type(value) is float and value.is_integer():
         return int(value)
-    raise _mismatch("an integer", value)
+    raise mismatch("an integer", value)
 
 
 def _structure_float(value: object, _: type) -> float:
@@ -57,13 +46,13 @@ def _structure_float(value: object, _: type) -> float:
         return value
     if type(value) is int:
         return float(value)
-    raise _mismatch("a number", value)
+    raise mismatch("a number", value)
 
 
 def _structure_bool(value: object, _: type) -> bool:
     if type(value) is bool:
         return value
-    raise _mismatch("a boolean", value)
+    raise mismatch("a boolean", value)
 
 
 converter.register_structure_hook(str, _structure_str)
@@ -84,7 +73,7 @@ def _make_tuple_hook(type_: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
     def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
         # A JSON array and nothing else: iterating a string or a dict would invent data.
         if type(value) is not list:
-            raise _mismatch("an array", value)
+            raise mismatch("an array", value)
         return tuple([item_hook(item, item_type) for item in value])
 
     return structure_tuple
@@ -95,28 +84,13 @@ def _is_model(type_: Any) -> bool:
 
 
 def _make_model_structure_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
-    fields = attrs.fields(cls)
-    skip = {name: override(omit=True) for name in _NOT_ON_WIRE if hasattr(fields, name)}
-    build = make_dict_structure_fn(cls, converter, **skip)  # type: ignore[arg-type]
-    known = frozenset(a.name for a in fields if a.name not in _NOT_ON_WIRE)
-    set_field = object.__setattr__
-
-    def structure_model(data: Any, _: Any) -> Model:
-        if type(data) is not dict:
-            raise _mismatch(f"a JSON object for {cls.__name__}", data)
-        obj = build(data, cls)
-        if not known.issuperset(data):
-            unknown = {key: value for key, value in data.items() if key not in known}
-            set_field(obj, "extra", unknown)
-        return obj
-
-    return structure_model
+    return compile_structure(cls, converter.get_structure_hook)
 
 
 def _make_model_unstructure_hook(cls: type[Model]) -> Callable[[Any], dict[str, Any]]:
     overrides = {}
     for field in attrs.fields(cls):
-        if field.name in _NOT_ON_WIRE:
+        if field.name in NOT_ON_WIRE:
             overrides[field.name] = override(omit=True)
         elif field.default is None:
             overrides[field.name] = override(omit_if_default=True)

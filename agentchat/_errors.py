@@ -7,8 +7,10 @@ Everything agentchat raises derives from :class:`AgentChatError`::
     ├── InvalidRequestError         a parameter rejected before anything is sent     ValueError
     └── APIError                    the call was made and failed
         ├── APIConnectionError      no usable response: refused, reset, DNS, TLS, ...
-        │   └── APITimeoutError     a timeout fired                                  TimeoutError
+        │   ├── APITimeoutError     a timeout fired                                  TimeoutError
+        │   └── IncompleteStreamError  a stream ended before ``data: [DONE]``
         ├── APIResponseValidationError  a 2xx whose body is not what was asked for
+        ├── APIStreamError          the server reported an error inside a stream
         └── APIStatusError          the server answered with an error status
             ├── BadRequestError            400
             ├── AuthenticationError        401
@@ -36,12 +38,14 @@ __all__ = [
     "APIError",
     "APIResponseValidationError",
     "APIStatusError",
+    "APIStreamError",
     "APITimeoutError",
     "AgentChatError",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "IncompleteStreamError",
     "InternalServerError",
     "InvalidRequestError",
     "NotFoundError",
@@ -101,6 +105,44 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """A timeout fired: connect, read, stream idle, or the call's overall deadline."""
+
+
+class IncompleteStreamError(APIConnectionError):
+    """A stream ended (the connection closed or broke) before ``data: [DONE]``.
+
+    What arrived is not a complete answer. ``chunks`` is how many chunks were delivered;
+    ``response`` is the stream's response metadata.
+    """
+
+    def __init__(self, message: str, *, chunks: int, response: ResponseInfo | None) -> None:
+        super().__init__(message, attempts=response.attempts if response else 1)
+        self.chunks = chunks
+        self.response = response
+
+
+class APIStreamError(APIError):
+    """The server reported an error inside a stream: an ``event: error``, or an error object
+    (``{"error": ...}`` or DigitalOcean's ``{"id", "message"}``) in place of a chunk.
+
+    ``message`` and ``code`` are the server's; ``body`` is the decoded event data.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None,
+        body: object,
+        response: ResponseInfo | None,
+    ) -> None:
+        super().__init__(message, attempts=response.attempts if response else 1)
+        self.code = code
+        self.body = body
+        self.response = response
+
+    def __str__(self) -> str:
+        text = f"Error in stream: {self.message}"
+        return f"{text} [{self.code}]" if self.code else text
 
 
 class APIResponseValidationError(APIError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 import anyio
@@ -32,7 +32,9 @@ from ._errors import (
 from ._response import ResponseInfo, parse_retry_after
 from ._timeouts import Timeout
 
-__all__ = ["ATTEMPT_HEADER", "Transport", "logger"]
+__all__ = ["ATTEMPT_HEADER", "Transport", "connection_error", "logger", "status_error", "where"]
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger("agentchat")
 
@@ -126,27 +128,48 @@ class Transport:
         The body is read inside the retry loop: a connection lost mid-body is retried, since
         nothing was delivered to the caller yet.
         """
+        return await self.request(
+            url, body, headers=headers, timeout=timeout, max_retries=max_retries, consume=_read
+        )
+
+    async def request(
+        self,
+        url: URL,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        max_retries: int,
+        consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+    ) -> tuple[_T, ResponseInfo]:
+        """POST ``body`` with retries; ``consume`` turns a 2xx response into the result.
+
+        ``consume`` runs inside the retry loop, so a connection or timeout error it raises is
+        retried like one before the headers. It owns the response: it must release it, or
+        hand it on to a caller who will. On an error, the response is closed here.
+        """
         if timeout.total is None:
-            return await self._fetch(url, body, headers, timeout, max_retries)
+            return await self._attempts(url, body, headers, timeout, max_retries, consume)
         try:
             with anyio.fail_after(timeout.total):
-                return await self._fetch(url, body, headers, timeout, max_retries)
+                return await self._attempts(url, body, headers, timeout, max_retries, consume)
         except TimeoutError as exc:
             if isinstance(exc, APITimeoutError):
                 raise
             raise APITimeoutError(
-                f"The call to {_where(url)} did not finish within its total timeout of "
+                f"The call to {where(url)} did not finish within its total timeout of "
                 f"{timeout.total:g} s"
             ) from None
 
-    async def _fetch(
+    async def _attempts(
         self,
         url: URL,
         body: bytes,
         headers: Mapping[str, str],
         timeout: Timeout,
         max_retries: int,
-    ) -> tuple[bytes, ResponseInfo]:
+        consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+    ) -> tuple[_T, ResponseInfo]:
         session = self._get_session()
         client_timeout = self._aiohttp_timeout(timeout)
         attempt = 0
@@ -154,35 +177,50 @@ class Transport:
             attempt += 1
             started = time.monotonic()
             try:
-                async with session.post(
+                response = await session.post(
                     url,
                     data=body,
                     headers={**headers, ATTEMPT_HEADER: str(attempt)},
                     timeout=client_timeout,
                     allow_redirects=False,
-                ) as response:
-                    info = _info(response, url, started, attempt)
-                    if response.status >= 300:
-                        await _raise_for_status(response, info)
-                    try:
-                        data = await response.read()
-                    except aiohttp.ClientError as exc:
-                        raise _Retry(_connection_error(exc, url, "reading the response")) from exc
-                    except asyncio.TimeoutError as exc:
-                        raise _Retry(_timeout_error(url, "reading the response", timeout)) from exc
-            except _Retry as retry:
-                await self._before_retry(retry, attempt, max_retries, url)
-                continue
+                )
             except aiohttp.ClientError as exc:
-                error = _connection_error(exc, url, "connecting")
+                error = connection_error(exc, url, "connecting")
                 await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
                 continue
             except asyncio.TimeoutError as exc:
                 error = _timeout_error(url, "waiting for the response", timeout)
                 await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
                 continue
+            info = _info(response, url, started, attempt)
+            if response.status >= 300:
+                try:
+                    failure = await _status_error(response, info)
+                finally:
+                    response.release()
+                _log_response(info)
+                if is_retryable_status(info.status):
+                    retry = _Retry(failure, parse_retry_after(info.headers))
+                    await self._before_retry(retry, attempt, max_retries, url)
+                    continue
+                raise failure
+            try:
+                result = await consume(response, info)
+            except aiohttp.ClientError as exc:
+                response.close()
+                error = connection_error(exc, url, "reading the response")
+                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
+                continue
+            except asyncio.TimeoutError as exc:
+                response.close()
+                error = _timeout_error(url, "reading the response", timeout)
+                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
+                continue
+            except BaseException:
+                response.close()
+                raise
             _log_response(info)
-            return data, info
+            return result, info
 
     async def _before_retry(
         self,
@@ -227,17 +265,20 @@ def _info(response: aiohttp.ClientResponse, url: URL, started: float, attempt: i
     )
 
 
-async def _raise_for_status(response: aiohttp.ClientResponse, info: ResponseInfo) -> None:
-    """Read the error body, release the connection, and raise (or ask for a retry)."""
+async def _read(response: aiohttp.ClientResponse, info: ResponseInfo) -> bytes:
+    try:
+        return await response.read()
+    finally:
+        response.release()
+
+
+async def _status_error(response: aiohttp.ClientResponse, info: ResponseInfo) -> APIStatusError:
+    """Read an error response's body and build the error it stands for."""
     try:
         raw = await response.read()
     except (aiohttp.ClientError, asyncio.TimeoutError):
         raw = b""
-    error = status_error(info, raw)
-    _log_response(info)
-    if is_retryable_status(info.status):
-        raise _Retry(error, parse_retry_after(info.headers))
-    raise error
+    return status_error(info, raw)
 
 
 def status_error(info: ResponseInfo, raw: bytes) -> APIStatusError:
@@ -282,20 +323,21 @@ _REASONS = {
 }
 
 
-def _where(url: URL) -> str:
+def where(url: URL) -> str:
+    """The URL without its query, for messages."""
     return f"{url.scheme}://{url.raw_authority}{url.raw_path}"
 
 
-def _connection_error(exc: BaseException, url: URL, phase: str) -> APIConnectionError:
+def connection_error(exc: BaseException, url: URL, phase: str) -> APIConnectionError:
     if isinstance(exc, aiohttp.ServerTimeoutError):
-        return APITimeoutError(f"Timed out {phase} ({_where(url)}): {exc}")
+        return APITimeoutError(f"Timed out {phase} ({where(url)}): {exc}")
     detail = str(exc) or type(exc).__name__
-    return APIConnectionError(f"Connection error while {phase} ({_where(url)}): {detail}")
+    return APIConnectionError(f"Connection error while {phase} ({where(url)}): {detail}")
 
 
 def _timeout_error(url: URL, phase: str, timeout: Timeout) -> APITimeoutError:
     return APITimeoutError(
-        f"Timed out {phase} ({_where(url)}; connect timeout {timeout.connect} s, "
+        f"Timed out {phase} ({where(url)}; connect timeout {timeout.connect} s, "
         f"read timeout {timeout.read} s)"
     )
 

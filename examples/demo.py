@@ -1,6 +1,6 @@
-"""Chat with an agent: here the fake agent embedded in agentchat, so no account or network
-is needed. Point ``AsyncAgentClient`` at a real agent by setting ``$AGENT_ENDPOINT`` and
-``$AGENT_ACCESS_KEY`` and dropping the server.
+"""A streaming chat with an agent: here the fake agent embedded in agentchat, so no account
+or network is needed. For a real agent, set ``$AGENT_ENDPOINT`` and ``$AGENT_ACCESS_KEY`` and
+build the client with ``AsyncAgentClient()`` instead of pointing it at the fake server.
 
     python examples/demo.py "What is the capital of Portugal?"
 """
@@ -15,24 +15,32 @@ from agentchat.testing import FakeAgentServer
 
 
 async def main(question: str) -> None:
-    async with FakeAgentServer() as server:
-        print(f"fake agent listening on {server.url}")
+    # stream_delay makes the fake agent pause between tokens, like a real model.
+    async with FakeAgentServer(stream_delay=0.05) as server:
+        print(f"(fake agent listening on {server.url})")
         async with AsyncAgentClient(token=server.token, agent_endpoint=server.url) as client:
-            completion = await client.agent.chat.completions.create(
+            print(f"> {question}")
+            stream = await client.agent.chat.completions.create(
                 model="llama3.3-70b-instruct",
                 messages=[
                     {"role": "system", "content": "You are a helpful assistant."},
                     {"role": "user", "content": question},
                 ],
+                stream=True,
+                stream_options={"include_usage": True},
             )
-            print(f"> {question}")
-            print(completion.choices[0].message.content)
-            info = completion.response
-            assert info is not None
+            async with stream:
+                async for text in stream.text_stream():
+                    print(text, end="", flush=True)
+                print()
+                completion = await stream.get_final_completion()
+            info = stream.response
+            usage = completion.usage
             print(
                 f"[HTTP {info.status}, request id {info.request_id}, "
-                f"{info.rate_limit.remaining}/{info.rate_limit.limit} requests left, "
-                f"usage {completion.usage}]"
+                f"{info.rate_limit.remaining}/{info.rate_limit.limit} requests left this window, "
+                f"{stream.chunks_received} chunks, "
+                f"{usage.total_tokens if usage else '?'} tokens]"
             )
 
 

@@ -36,7 +36,8 @@ from .conftest import USER, checked_out
 
 async def create(client: AsyncAgentClient, **kwargs: Any) -> ChatCompletion:
     call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
-    return await client.agent.chat.completions.create(**call)
+    completion: ChatCompletion = await client.agent.chat.completions.create(**call)
+    return completion
 
 
 # -- the request ------------------------------------------------------------------------------

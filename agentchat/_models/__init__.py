@@ -8,6 +8,7 @@ from ._agent_info import (
     TriggeredGuardrail,
 )
 from ._base import Model
+from ._chunk import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ToolCallDelta
 from ._completion import (
     CacheCreation,
     ChatCompletion,
@@ -26,9 +27,12 @@ from ._tools import FunctionDefinition, NamedToolChoice, Tool, ToolChoiceFunctio
 __all__ = [
     "CacheCreation",
     "ChatCompletion",
+    "ChatCompletionChunk",
     "ChatMessage",
     "Choice",
+    "ChoiceDelta",
     "ChoiceLogprobs",
+    "ChunkChoice",
     "CompletionTokensDetails",
     "FunctionCall",
     "FunctionDefinition",
@@ -44,6 +48,7 @@ __all__ = [
     "TokenLogprob",
     "Tool",
     "ToolCall",
+    "ToolCallDelta",
     "ToolChoiceFunction",
     "TopLogprob",
     "TriggeredGuardrail",

@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import aiohttp
 
 from .. import _json
 from .._backoff import check_max_retries
 from .._convert import converter
 from .._errors import APIResponseValidationError, parse_error_body, snippet
 from .._models._completion import ChatCompletion
-from .._models._messages import ChatMessage
-from .._models._options import KBFilter, StreamOptions
-from .._models._tools import NamedToolChoice, Tool
+from .._models._options import StreamOptions
+from .._params import (
+    CompletionCreateParams,
+    KBFilterParam,
+    MessageParam,
+    ReasoningEffort,
+    RetrievalMethod,
+    ToolChoiceParam,
+    ToolParam,
+)
 from .._response import ResponseInfo
+from .._streaming import AsyncStream
 from .._timeouts import Timeout, to_timeout
 from .._validate import check_body, check_json
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._client import AsyncAgentClient
 
 __all__ = ["AsyncCompletions", "parse_completion"]
-
-MessageParam = ChatMessage | Mapping[str, Any]
-ToolParam = Tool | Mapping[str, Any]
-ToolChoiceParam = Literal["none", "auto", "required"] | NamedToolChoice | Mapping[str, Any]
-ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
-RetrievalMethod = Literal["rewrite", "step_back", "sub_queries", "none"]
 
 
 class AsyncCompletions:
@@ -34,6 +41,21 @@ class AsyncCompletions:
 
     def __init__(self, client: AsyncAgentClient) -> None:
         self._client = client
+
+    @overload
+    async def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self, *, stream: Literal[True], **params: Unpack[CompletionCreateParams]
+    ) -> AsyncStream: ...
+
+    @overload
+    async def create(
+        self, *, stream: bool, **params: Unpack[CompletionCreateParams]
+    ) -> ChatCompletion | AsyncStream: ...
 
     async def create(
         self,
@@ -47,7 +69,7 @@ class AsyncCompletions:
         top_logprobs: int | None = None,
         tools: Iterable[ToolParam] | None = None,
         tool_choice: ToolChoiceParam | None = None,
-        stream: Literal[False] | None = None,
+        stream: bool | None = None,
         stop: str | Sequence[str] | None = None,
         logit_bias: Mapping[str, int] | Mapping[int, int] | None = None,
         logprobs: bool | None = None,
@@ -61,7 +83,7 @@ class AsyncCompletions:
         user: str | None = None,
         k: int | None = None,
         retrieval_method: RetrievalMethod | None = None,
-        kb_filters: Iterable[KBFilter | Mapping[str, Any]] | None = None,
+        kb_filters: Iterable[KBFilterParam] | None = None,
         filter_kb_content_by_query_metadata: bool | None = None,
         instruction_override: str | None = None,
         include_functions_info: bool | None = None,
@@ -73,7 +95,7 @@ class AsyncCompletions:
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | None = None,
         max_retries: int | None = None,
-    ) -> ChatCompletion:
+    ) -> ChatCompletion | AsyncStream:
         """Create a model response for the conversation in ``messages``.
 
         Every request field is a keyword; a field left at ``None`` is not sent (to send a
@@ -81,12 +103,14 @@ class AsyncCompletions:
         spec's limits before anything is sent and rejected with
         :class:`~agentchat.InvalidRequestError`.
 
+        With ``stream=True`` the result is an :class:`~agentchat.AsyncStream` of
+        :class:`~agentchat.ChatCompletionChunk` (use it with ``async with``); otherwise a
+        :class:`~agentchat.ChatCompletion`. Either has a ``response`` attribute with the
+        status, headers, request id and rate limits.
+
         ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
         beyond this signature (``extra_body`` is merged last and is not checked).
         ``timeout`` and ``max_retries`` override the client's settings for this call.
-
-        Returns a :class:`~agentchat.ChatCompletion`; its ``response`` attribute has the
-        status, headers, request id and rate limits.
         """
         fields: dict[str, Any] = {
             "messages": _as_list(messages),
@@ -122,19 +146,62 @@ class AsyncCompletions:
         }
         client = self._client
         body = check_body({name: value for name, value in fields.items() if value is not None})
-        if body.get("stream"):
-            raise NotImplementedError("stream=True arrives with the streaming issue")
+        streaming = body.get("stream") is True
         if extra_body:
             body.update(extra_body)
         payload = check_json(body)
         call_timeout = client.timeout if timeout is None else to_timeout(timeout)
         retries = client.max_retries if max_retries is None else check_max_retries(max_retries)
         url = client._completions_url(extra_query)
-        headers = client._request_headers(extra_headers, stream=False)
-        data, info = await client._transport.fetch(
-            url, payload, headers=headers, timeout=call_timeout, max_retries=retries
+        headers = client._request_headers(extra_headers, stream=streaming)
+        transport = client._transport
+        if not streaming:
+            data, info = await transport.fetch(
+                url, payload, headers=headers, timeout=call_timeout, max_retries=retries
+            )
+            return parse_completion(data, info)
+        deadline = None
+        if call_timeout.total is not None:
+            deadline = asyncio.get_running_loop().time() + call_timeout.total
+
+        async def open_stream(response: aiohttp.ClientResponse, info: ResponseInfo) -> AsyncStream:
+            return await _open_stream(response, info, call_timeout, deadline)
+
+        stream_result, _ = await transport.request(
+            url,
+            payload,
+            headers=headers,
+            timeout=call_timeout,
+            max_retries=retries,
+            consume=open_stream,
         )
-        return parse_completion(data, info)
+        return stream_result
+
+
+async def _open_stream(
+    response: aiohttp.ClientResponse,
+    info: ResponseInfo,
+    timeout: Timeout,
+    deadline: float | None,
+) -> AsyncStream:
+    """An event stream becomes an :class:`AsyncStream`. A server that answers a stream
+    request with a plain JSON completion gets a finished stream of that completion; a JSON
+    error body, or any other content, raises."""
+    content_type = info.content_type
+    if content_type in ("text/event-stream", ""):
+        return AsyncStream(response, info, timeout=timeout, deadline=deadline)
+    try:
+        data = await response.read()
+    finally:
+        response.release()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return AsyncStream.from_completion(parse_completion(data, info), timeout)
+    raise APIResponseValidationError(
+        f"Expected an event stream from HTTP {info.status}, got {content_type}: {snippet(data)}",
+        body=data.decode("utf-8", "replace"),
+        response=info,
+        attempts=info.attempts,
+    )
 
 
 def _as_list(value: Any) -> Any:

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .._client import AsyncAgentClient
 
-__all__ = ["FakeAgentServer", "RecordedRequest", "ScriptedResponse"]
+__all__ = ["FakeAgentServer", "RecordedRequest", "ScriptedResponse", "ScriptedStream"]
 
 COMPLETIONS_PATH = "/api/v1/chat/completions"
 CREATED = 1_700_000_000
@@ -69,6 +69,39 @@ class ScriptedResponse:
         return response
 
 
+@attrs.frozen
+class ScriptedStream:
+    """An event-stream response the server sends instead of its default one, with faults.
+
+    ``events``: each a dict (sent as ``data: <json>``) or ``str``/``bytes`` (written as is, for
+    malformed data, ``event: error`` blocks and the like); ``None`` means the chunks the server
+    would send for the request. Then, in order:
+
+    - ``stop_after``: send only the first N events;
+    - ``done``: end with ``data: [DONE]``;
+    - ``cut``: drop the connection abruptly instead of ending the body;
+    - ``stall``: keep the connection open and send nothing more (``heartbeat``: send
+      ``: ping`` comments this often while stalled), until the client goes away.
+
+    ``write_size`` splits the bytes into writes of that size (1: byte by byte);
+    ``interval`` waits between events; ``line_ending`` is ``"\\n"``, ``"\\r\\n"`` or
+    ``"\\r"``.
+    """
+
+    events: Sequence[Mapping[str, Any] | str | bytes] | None = None
+    stop_after: int | None = None
+    done: bool = True
+    cut: bool = False
+    stall: bool = False
+    heartbeat: float | None = None
+    write_size: int | None = None
+    interval: float = 0.0
+    line_ending: str = "\n"
+    status: int = 200
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    content_type: str = "text/event-stream"
+
+
 class FakeAgentServer:
     """An agent endpoint on 127.0.0.1 with an ephemeral port.
 
@@ -80,7 +113,8 @@ class FakeAgentServer:
             assert server.requests[0].json()["model"] == ...
 
     ``token`` is the access key it accepts. ``rate_limit`` is the requests-per-minute limit
-    its ``ratelimit-*`` headers advertise (it does not enforce it).
+    its ``ratelimit-*`` headers advertise (it does not enforce it). ``stream_delay`` is the
+    pause between streamed chunks (for demos).
     """
 
     def __init__(
@@ -91,14 +125,16 @@ class FakeAgentServer:
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limit: int = 250,
+        stream_delay: float = 0.0,
     ) -> None:
         self.token = token
+        self.stream_delay = stream_delay
         self.model = model
         self.host = host
         self.rate_limit = rate_limit
         self.requests: list[RecordedRequest] = []
         self._port = port
-        self._script: deque[ScriptedResponse] = deque()
+        self._script: deque[ScriptedResponse | ScriptedStream] = deque()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -172,14 +208,36 @@ class FakeAgentServer:
         )
         self._script.extend([scripted] * times)
 
-    def enqueue(self, *responses: ScriptedResponse) -> None:
+    def enqueue(self, *responses: ScriptedResponse | ScriptedStream) -> None:
         """Answer the next requests with ``responses``, in order."""
         self._script.extend(responses)
+
+    def stream(self, **options: Any) -> None:
+        """Answer the next request with a :class:`ScriptedStream` made of ``options``."""
+        self._script.append(ScriptedStream(**options))
 
     @property
     def pending(self) -> int:
         """Scripted responses not yet sent."""
         return len(self._script)
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections from clients that the server currently holds open."""
+        runner = self._runner
+        if runner is None or runner.server is None:
+            return 0
+        return len(runner.server.connections)
+
+    async def wait_for_connections(self, count: int, timeout: float = 1.0) -> bool:
+        """Wait until the server holds exactly ``count`` open connections; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.open_connections != count:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -198,12 +256,14 @@ class FakeAgentServer:
             )
         )
         number = next(self._ids)
+        headers = self._headers(number)
         if self._script:
             scripted = self._script.popleft()
+            if isinstance(scripted, ScriptedStream):
+                return await self._send_stream(request, scripted, _loads_or_empty(body), headers)
             if scripted.delay:
                 await asyncio.sleep(scripted.delay)
             return scripted.to_web_response()
-        headers = self._headers(number)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _do_error(401, "unauthorized", "Unable to authenticate you.", headers)
         if request.query.get("agent") != "true":
@@ -216,7 +276,89 @@ class FakeAgentServer:
         if problem is not None:
             loc, msg, kind = problem
             return _fastapi_error([loc], msg, kind, headers)
+        if payload.get("stream") is True:
+            return await self._send_stream(request, ScriptedStream(), payload, headers)
         return web.json_response(self.completion(payload, number), headers=headers)
+
+    async def _send_stream(
+        self,
+        request: web.Request,
+        script: ScriptedStream,
+        payload: Mapping[str, Any],
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            status=script.status,
+            headers={**headers, "Cache-Control": "no-cache", **script.headers},
+        )
+        response.content_type = script.content_type
+        await response.prepare(request)
+        events = script.events
+        if events is None:
+            number = int(headers["x-request-id"].rpartition("-")[2])
+            events = self.chunks(payload, number) if payload.get("messages") else []
+        if script.stop_after is not None:
+            events = events[: script.stop_after]
+        end = script.line_ending.encode()
+        interval = script.interval or self.stream_delay
+        for event in events:
+            if isinstance(event, (str, bytes)):
+                raw = event.encode() if isinstance(event, str) else event
+            else:
+                raw = b"data: " + json.dumps(event).encode() + end + end
+            await _write(response, raw, script.write_size)
+            if interval:
+                await asyncio.sleep(interval)
+        if script.done:
+            await _write(response, b"data: [DONE]" + end + end, script.write_size)
+        transport = request.transport
+        if script.cut:
+            if transport is not None:
+                transport.abort()
+            return response
+        if script.stall:
+            while transport is not None and not transport.is_closing():
+                await asyncio.sleep(script.heartbeat or 0.01)
+                if script.heartbeat and not transport.is_closing():
+                    await response.write(b": ping" + end + end)
+            return response
+        await response.write_eof()
+        return response
+
+    def chunks(self, payload: Mapping[str, Any], number: int = 1) -> list[dict[str, Any]]:
+        """The chunk objects the server streams for ``payload``: the same answer as
+        :meth:`completion`, word by word, with the choices interleaved when ``n > 1``.
+
+        The first delta of each choice is ``{"role": "assistant", "content": null}``; a named
+        ``tool_choice`` streams the call's id and name, then its arguments in fragments;
+        ``stream_options.include_usage`` adds a usage chunk (empty ``choices``), once per
+        choice as soon as that choice finishes when ``n > 1``, as some servers do.
+        """
+        completion = self.completion(payload, number)
+        head = {
+            "id": completion["id"],
+            "object": "chat.completion.chunk",
+            "created": completion["created"],
+            "model": completion["model"],
+        }
+        per_choice = [_choice_deltas(choice) for choice in completion["choices"]]
+        include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        chunks: list[dict[str, Any]] = []
+        longest = max(len(deltas) for deltas in per_choice)
+        for step in range(longest):
+            for deltas in per_choice:
+                if step < len(deltas):
+                    chunks.append({**head, "choices": [deltas[step]]})
+                    if step == len(deltas) - 1 and include_usage and len(per_choice) > 1:
+                        chunks.append({**head, "choices": [], "usage": completion["usage"]})
+        extras: dict[str, Any] = {
+            k: completion[k] for k in ("retrieval", "functions", "guardrails") if k in completion
+        }
+        if extras:
+            chunks[-1] = {**chunks[-1], **extras}
+        if include_usage and len(per_choice) == 1:
+            chunks.append({**head, "choices": [], "usage": completion["usage"]})
+        return chunks
 
     def _headers(self, number: int) -> dict[str, str]:
         used = (number - 1) % self.rate_limit
@@ -311,3 +453,55 @@ def _fastapi_error(
 ) -> web.Response:
     detail = [{"loc": list(loc), "msg": msg, "type": kind} for loc in locs]
     return web.json_response({"detail": detail}, status=422, headers=headers)
+
+
+def _choice_deltas(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One choice of a completion as the sequence of stream deltas that add up to it."""
+    index = choice["index"]
+    message = choice["message"]
+
+    def step(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+
+    steps = [step({"role": "assistant", "content": None})]
+    if message.get("content"):
+        words = message["content"].split(" ")
+        pieces = [word + " " for word in words[:-1]] + [words[-1]]
+        steps += [step({"content": piece}) for piece in pieces if piece]
+    for i, call in enumerate(message.get("tool_calls") or []):
+        function = call["function"]
+        steps.append(
+            step(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": function["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
+        arguments = function["arguments"]
+        for start in range(0, len(arguments), 8):
+            fragment = arguments[start : start + 8]
+            steps.append(step({"tool_calls": [{"index": i, "function": {"arguments": fragment}}]}))
+    steps.append(step({}, choice["finish_reason"]))
+    return steps
+
+
+async def _write(response: web.StreamResponse, raw: bytes, size: int | None) -> None:
+    if not size:
+        await response.write(raw)
+        return
+    for start in range(0, len(raw), size):
+        await response.write(raw[start : start + size])
+
+
+def _loads_or_empty(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return {}

@@ -26,9 +26,11 @@ from agentchat import (
     ChatMessage,
     FunctionCall,
     FunctionDefinition,
+    InternalServerError,
     InvalidRequestError,
     KBFilter,
     NamedToolChoice,
+    StreamOptions,
     Tool,
     ToolCall,
     ToolChoiceFunction,
@@ -403,6 +405,33 @@ def _iter_nones(value: object, path: str = "") -> Iterator[str]:
 @pytest.mark.parametrize("shape", SHAPES)
 async def test_request_shape_is_valid(prism_url: str, shape: Shape, style: Style) -> None:
     await create(prism_url, shape(style))
+
+
+STREAM_SHAPES: list[Any] = [
+    pytest.param(_fields(), id="stream"),
+    pytest.param(_fields(stream_options={"include_usage": True}), id="stream-usage-dict"),
+    pytest.param(
+        _fields(stream_options=StreamOptions(include_usage=False)), id="stream-usage-attrs"
+    ),
+    pytest.param(_kitchen_sink, id="stream-kitchen-sink"),
+]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("shape", STREAM_SHAPES)
+async def test_streamed_request_shape_is_valid(prism_url: str, shape: Shape, style: Style) -> None:
+    """Prism validates the request, then cannot mock an event stream: it answers 500
+    NO_COMPLEX_OBJECT_TEXT, without violations, for a valid one (and 422 for an invalid one)."""
+    kwargs = {**shape(style), "stream": True}
+    async with AsyncAgentClient(
+        token="contract-key", agent_endpoint=prism_url, max_retries=0
+    ) as client:
+        with pytest.raises(InternalServerError) as info:
+            await client.agent.chat.completions.create(**kwargs)
+    error = info.value
+    assert "sl-violations" not in error.headers, error.headers.get("sl-violations")
+    assert isinstance(error.body, dict)
+    assert str(error.body.get("type", "")).endswith("NO_COMPLEX_OBJECT_TEXT")
 
 
 async def test_spec_example_response_is_parsed(prism_url: str) -> None:
