@@ -40,7 +40,7 @@ from ._response import ResponseInfo
 from ._sse import ServerSentEvent, SSEDecoder
 from ._timeouts import Timeout
 
-__all__ = ["AsyncStream", "chunks_of_completion"]
+__all__ = ["AsyncStream", "chunks_from_events", "chunks_of_completion"]
 
 _structure_chunk: Callable[[Any, Any], ChatCompletionChunk] = converter.get_structure_hook(
     ChatCompletionChunk
@@ -156,7 +156,12 @@ class AsyncStream:
             events = self._decoder.feed(data) if data else self._decoder.end()
             if events:
                 self._wait_started = None  # a real event arrived: restart the idle clock
-                batch = self._convert(events)
+                try:
+                    batch, done = chunks_from_events(events, self._chunks, self.response)
+                except APIError as error:
+                    self._fail(error)
+                if done:
+                    self._finish()
                 if batch:
                     self._chunks += len(batch)
                     return batch
@@ -222,51 +227,6 @@ class AsyncStream:
             )
         return APITimeoutError(
             f"The stream {what}, after {self._chunks} chunks", attempts=self.response.attempts
-        )
-
-    def _convert(self, events: list[ServerSentEvent]) -> list[ChatCompletionChunk]:
-        batch: list[ChatCompletionChunk] = []
-        for event in events:
-            data = event.data
-            if data == "[DONE]":
-                self._finish()
-                break
-            if event.event != "message":
-                if event.event == "error":
-                    self._fail(self._server_error(data))
-                continue  # other event types (pings, ...) carry no chunk
-            try:
-                decoded = _json.loads(data)
-            except ValueError:
-                self._fail(self._malformed(len(batch), "is not JSON", data))
-            if type(decoded) is not dict:
-                self._fail(self._malformed(len(batch), "is not a JSON object", data))
-            if "choices" not in decoded and ("error" in decoded or "message" in decoded):
-                self._fail(self._server_error(data, decoded))
-            try:
-                batch.append(_structure_chunk(decoded, ChatCompletionChunk))
-            except (TypeError, ValueError, KeyError, AttributeError) as exc:
-                problem = f"has a field of an unexpected type ({exc})"
-                self._fail(self._malformed(len(batch), problem, data))
-        return batch
-
-    def _server_error(self, data: str, decoded: Any = None) -> APIStreamError:
-        if decoded is None:
-            try:
-                decoded = _json.loads(data)
-            except ValueError:
-                decoded = data
-        message, code = parse_error_body(decoded)
-        if message is None:
-            message = data if isinstance(decoded, str) else snippet(data)
-        return APIStreamError(message, code=code, body=decoded, response=self.response)
-
-    def _malformed(self, in_batch: int, problem: str, data: str) -> APIResponseValidationError:
-        return APIResponseValidationError(
-            f"Event {self._chunks + in_batch + 1} of the stream {problem}: {snippet(data)}",
-            body=data,
-            response=self.response,
-            attempts=self.response.attempts,
         )
 
     # -- ending -----------------------------------------------------------------------------
@@ -389,3 +349,60 @@ def chunks_of_completion(completion: ChatCompletion) -> list[ChatCompletionChunk
             guardrails=completion.guardrails,
         )
     ]
+
+
+def chunks_from_events(
+    events: list[ServerSentEvent], received: int, response: ResponseInfo
+) -> tuple[list[ChatCompletionChunk], bool]:
+    """Convert decoded events into chunks; the flag says ``data: [DONE]`` was among them
+    (events after it are ignored). ``received`` counts the chunks before these, for messages.
+
+    Raises :class:`APIStreamError` for an error the server reports in the stream and
+    :class:`APIResponseValidationError` for data that is not a chunk.
+    """
+    batch: list[ChatCompletionChunk] = []
+    for event in events:
+        data = event.data
+        if data == "[DONE]":
+            return batch, True
+        if event.event != "message":
+            if event.event == "error":
+                raise _server_error(data, response)
+            continue  # other event types (pings, ...) carry no chunk
+        try:
+            decoded = _json.loads(data)
+        except ValueError:
+            raise _malformed(received + len(batch), "is not JSON", data, response) from None
+        if type(decoded) is not dict:
+            raise _malformed(received + len(batch), "is not a JSON object", data, response)
+        if "choices" not in decoded and ("error" in decoded or "message" in decoded):
+            raise _server_error(data, response, decoded)
+        try:
+            batch.append(_structure_chunk(decoded, ChatCompletionChunk))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            problem = f"has a field of an unexpected type ({exc})"
+            raise _malformed(received + len(batch), problem, data, response) from exc
+    return batch, False
+
+
+def _server_error(data: str, response: ResponseInfo, decoded: Any = None) -> APIStreamError:
+    if decoded is None:
+        try:
+            decoded = _json.loads(data)
+        except ValueError:
+            decoded = data
+    message, code = parse_error_body(decoded)
+    if message is None:
+        message = data if isinstance(decoded, str) else snippet(data)
+    return APIStreamError(message, code=code, body=decoded, response=response)
+
+
+def _malformed(
+    before: int, problem: str, data: str, response: ResponseInfo
+) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"Event {before + 1} of the stream {problem}: {snippet(data)}",
+        body=data,
+        response=response,
+        attempts=response.attempts,
+    )

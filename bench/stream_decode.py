@@ -22,8 +22,10 @@ import time
 from collections.abc import Callable
 
 from agentchat._accumulate import CompletionAccumulator
+from agentchat._json import BACKEND
+from agentchat._response import ResponseInfo
 from agentchat._sse import SSEDecoder
-from agentchat._streaming import AsyncStream
+from agentchat._streaming import chunks_from_events
 from agentchat.testing import FakeAgentServer
 
 READ_SIZE = 65536
@@ -65,18 +67,15 @@ def run_raw(reads: list[bytes]) -> int:
 def run_agentchat(reads: list[bytes]) -> int:
     """agentchat's decoder, chunk conversion and accumulation, without the socket."""
     decoder = SSEDecoder()
-    stream = AsyncStream.__new__(AsyncStream)  # only its event conversion is used
-    stream._chunks = 0
-    stream._finished = False
-    stream._closed = False
-    stream._raw = None
     accumulator = CompletionAccumulator()
+    info = ResponseInfo(status=200, headers={}, url="memory")
     count = 0
     for data in reads:
-        for chunk in stream._convert(decoder.feed(data)):
+        batch, done = chunks_from_events(decoder.feed(data), count, info)
+        for chunk in batch:
             accumulator.add(chunk)
-            count += 1
-        if stream._finished:
+        count += len(batch)
+        if done:
             break
     accumulator.snapshot()
     return count
@@ -106,7 +105,7 @@ def main() -> None:
     ours = statistics.median(results["agentchat"])
     print(
         f"{counts['raw']} chunks, {len(body) / 1e6:.1f} MB, {len(reads)} reads of 64 KiB, "
-        f"median of {args.rounds} rounds"
+        f"median of {args.rounds} rounds; agentchat decodes JSON with {BACKEND}"
     )
     print(f"raw split + json.loads (dicts)      {raw:12,.0f} chunks/s")
     print(f"agentchat decode + attrs + accumulate {ours:10,.0f} chunks/s")
