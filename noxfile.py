@@ -15,11 +15,13 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["generate_check", "lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
 PRISM_VERSION = "5.16.0"
+# One ruff for lint, formatting and the generator's output, so they never disagree.
+RUFF = "ruff>=0.17,<0.18"
 
 
 @nox.session
@@ -41,7 +43,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """Lint and check formatting."""
-    session.install("ruff>=0.5")
+    session.install(RUFF)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -51,6 +53,20 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the scripts."""
     session.install("-e", ".[dev,speed]", "nox")
     session.run("mypy")
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Write agentchat/_sync/ from the async core (``nox -s generate -- --check`` verifies)."""
+    session.install("-e", ".", RUFF)
+    session.run("python", "scripts/generate_sync.py", *session.posargs)
+
+
+@nox.session(name="generate_check")
+def generate_check(session: nox.Session) -> None:
+    """Fail when the generated sync facade is stale (what CI runs)."""
+    session.install("-e", ".", RUFF)
+    session.run("python", "scripts/generate_sync.py", "--check")
 
 
 @nox.session

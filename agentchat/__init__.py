@@ -8,6 +8,9 @@ chat-completions wire format (DigitalOcean agent endpoints first).
             model="m", messages=[{"role": "user", "content": "Hi"}]
         )
 
+    with AgentClient() as client:               # the same, blocking
+        completion = client.agent.chat.completions.create(...)
+
 Names are imported on first use, so ``import agentchat`` stays cheap until a client is made.
 """
 
@@ -73,6 +76,7 @@ if TYPE_CHECKING:
     from ._params import CompletionCreateParams
     from ._response import RateLimit, ResponseInfo
     from ._streaming import AsyncStream
+    from ._sync import AgentClient, Stream
     from ._timeouts import Timeout
 
 __all__ = [
@@ -83,6 +87,7 @@ __all__ = [
     "APIStreamError",
     "APITimeoutError",
     "AgentChatError",
+    "AgentClient",
     "AsyncAgentClient",
     "AsyncStream",
     "AuthenticationError",
@@ -117,6 +122,7 @@ __all__ = [
     "ResponseInfo",
     "RetrievalInfo",
     "RetrievedData",
+    "Stream",
     "StreamOptions",
     "Timeout",
     "TokenLogprob",
@@ -140,6 +146,7 @@ _EXPORTS = {
     "APIStreamError": "._errors",
     "APITimeoutError": "._errors",
     "AgentChatError": "._errors",
+    "AgentClient": "._sync",
     "AsyncAgentClient": "._client",
     "AsyncStream": "._streaming",
     "AuthenticationError": "._errors",
@@ -174,6 +181,7 @@ _EXPORTS = {
     "ResponseInfo": "._response",
     "RetrievalInfo": "._models",
     "RetrievedData": "._models",
+    "Stream": "._sync",
     "StreamOptions": "._models",
     "Timeout": "._timeouts",
     "TokenLogprob": "._models",

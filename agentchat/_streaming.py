@@ -82,7 +82,7 @@ class AsyncStream:
         timeout: Timeout,
         deadline: float | None = None,
     ) -> None:
-        self.response = info
+        self.response: ResponseInfo = info
         self._raw = response
         self._decoder = SSEDecoder()
         self._accumulator = CompletionAccumulator()
@@ -115,15 +115,12 @@ class AsyncStream:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[ChatCompletionChunk]:
-        add = self._accumulator.add
         try:
             while True:
-                batch = await self._receive()
+                batch = await self.next_batch()
                 if not batch:
                     return
                 for chunk in batch:
-                    # Folded in as it is handed out, so snapshot() matches what was seen.
-                    add(chunk)
                     yield chunk
         finally:
             # Reached on break, on an exception in the loop body, on cancellation and on
@@ -134,7 +131,7 @@ class AsyncStream:
         """The chunks that the next network read completes (at least one), or ``[]`` once
         the stream has ended. Lower-level than ``async for``, for moving chunks in bulk."""
         batch = await self._receive()
-        add = self._accumulator.add
+        add = self._accumulator.add  # every chunk received is folded in, once
         for chunk in batch:
             add(chunk)
         return batch
@@ -281,8 +278,9 @@ class AsyncStream:
     # -- results --------------------------------------------------------------------------
 
     def snapshot(self) -> ChatCompletion:
-        """The completion that the chunks received so far add up to (linear in their size;
-        call it when needed rather than per chunk)."""
+        """The completion that the chunks received so far add up to: those already yielded
+        and the rest of the current network read. Linear in their size: call it when
+        needed rather than per chunk."""
         if self._completion is not None:
             return self._completion
         completion = self._accumulator.snapshot()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import pytest
 
 from agentchat import AsyncAgentClient
 from agentchat.testing import FakeAgentServer
+
+from .flavours import make_client
 
 USER = [{"role": "user", "content": "Hello there"}]
 
@@ -25,8 +28,33 @@ async def server() -> AsyncIterator[FakeAgentServer]:
         yield fake
 
 
+@pytest.fixture(params=["async", "sync"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Which call style a shared test exercises: the async core, or the generated sync
+    facade behind the async API (see ``tests/flavours.py``)."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def client(server: FakeAgentServer) -> AsyncIterator[AsyncAgentClient]:
+def connect(server: FakeAgentServer, flavour: str) -> Callable[..., AsyncAgentClient]:
+    """Make a client of the test's flavour for the fake server, with the given options."""
+
+    def factory(**options: Any) -> AsyncAgentClient:
+        return cast(AsyncAgentClient, make_client(flavour, server.token, server.url, **options))
+
+    return factory
+
+
+@pytest.fixture
+async def client(connect: Callable[..., AsyncAgentClient]) -> AsyncIterator[AsyncAgentClient]:
+    """A client of the test's flavour without retries."""
+    async with connect(max_retries=0) as agent_client:
+        yield agent_client
+
+
+@pytest.fixture
+async def async_client(server: FakeAgentServer) -> AsyncIterator[AsyncAgentClient]:
+    """An async client, for the tests of what only the async API has (cancelling a task)."""
     async with server.client(max_retries=0) as agent_client:
         yield agent_client
 

@@ -8,6 +8,7 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from agentchat import (
 from agentchat.testing import FakeAgentServer
 
 from .conftest import USER, checked_out
+from .flavours import make_client
 
 
 async def create(client: AsyncAgentClient, **kwargs: Any) -> ChatCompletion:
@@ -79,8 +81,10 @@ async def test_non_ascii_is_sent_as_utf8(server: FakeAgentServer, client: AsyncA
     assert completion.choices[0].message.content == "Echo: Olá, 東京 🚀"
 
 
-async def test_extra_headers_query_and_default_headers(server: FakeAgentServer) -> None:
-    async with server.client(default_headers={"X-Team": "search"}) as client:
+async def test_extra_headers_query_and_default_headers(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
+    async with connect(default_headers={"X-Team": "search"}) as client:
         await create(
             client,
             extra_headers={"X-Trace": "t-1"},
@@ -244,8 +248,8 @@ async def test_error_status_with_an_unusual_body(
     assert expected in info.value.message
 
 
-async def test_wrong_key_gets_authentication_error(server: FakeAgentServer) -> None:
-    async with AsyncAgentClient("wrong-key", server.url) as client:
+async def test_wrong_key_gets_authentication_error(server: FakeAgentServer, flavour: str) -> None:
+    async with make_client(flavour, "wrong-key", server.url) as client:
         with pytest.raises(AuthenticationError) as info:
             await create(client)
     assert info.value.message == "Unable to authenticate you."
@@ -318,10 +322,12 @@ async def test_a_huge_bad_body_is_truncated_in_the_message(
 # -- retries ------------------------------------------------------------------------------------
 
 
-async def test_retryable_statuses_are_retried_then_succeed(server: FakeAgentServer) -> None:
+async def test_retryable_statuses_are_retried_then_succeed(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
     for status in (500, 502, 503, 504, 429, 408, 409):
         server.respond(status, json={"id": "x", "message": "busy"}, headers={"retry-after-ms": "1"})
-    async with server.client(max_retries=7) as client:
+    async with connect(max_retries=7) as client:
         completion = await create(client)
     assert completion.response is not None and completion.response.attempts == 8
     attempts = [r.headers["X-Agentchat-Attempt"] for r in server.requests]
@@ -329,18 +335,22 @@ async def test_retryable_statuses_are_retried_then_succeed(server: FakeAgentServ
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
-async def test_other_4xx_are_not_retried(server: FakeAgentServer, status: int) -> None:
+async def test_other_4xx_are_not_retried(
+    server: FakeAgentServer, status: int, connect: Callable[..., AsyncAgentClient]
+) -> None:
     server.respond(status, json={"id": "x", "message": "no"}, times=2)
-    async with server.client(max_retries=2) as client:
+    async with connect(max_retries=2) as client:
         with pytest.raises(APIStatusError) as info:
             await create(client)
     assert info.value.attempts == 1
     assert len(server.requests) == 1
 
 
-async def test_exhausted_retries_say_how_many_attempts(server: FakeAgentServer) -> None:
+async def test_exhausted_retries_say_how_many_attempts(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
     server.respond(503, json={"id": "x", "message": "down"}, headers={"retry-after": "0"}, times=3)
-    async with server.client(max_retries=2) as client:
+    async with connect(max_retries=2) as client:
         with pytest.raises(InternalServerError) as info:
             await create(client)
     assert info.value.attempts == 3
@@ -351,22 +361,26 @@ async def test_exhausted_retries_say_how_many_attempts(server: FakeAgentServer) 
 @pytest.mark.parametrize(
     "headers", [{"retry-after": "0.3"}, {"retry-after-ms": "300"}], ids=["seconds", "ms"]
 )
-async def test_retry_after_is_honoured(server: FakeAgentServer, headers: dict[str, str]) -> None:
+async def test_retry_after_is_honoured(
+    server: FakeAgentServer, headers: dict[str, str], connect: Callable[..., AsyncAgentClient]
+) -> None:
     server.respond(429, json={"id": "too_many_requests", "message": "slow down"}, headers=headers)
-    async with server.client() as client:
+    async with connect() as client:
         started = time.monotonic()
         completion = await create(client)
     assert time.monotonic() - started >= 0.3
     assert completion.response is not None and completion.response.attempts == 2
 
 
-async def test_an_excessive_retry_after_raises_at_once(server: FakeAgentServer) -> None:
+async def test_an_excessive_retry_after_raises_at_once(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
     server.respond(
         429,
         json={"id": "too_many_requests", "message": "slow down"},
         headers={"retry-after": "3600"},
     )
-    async with server.client(max_retries=3) as client:
+    async with connect(max_retries=3) as client:
         started = time.monotonic()
         with pytest.raises(RateLimitError) as info:
             await create(client)
@@ -376,9 +390,11 @@ async def test_an_excessive_retry_after_raises_at_once(server: FakeAgentServer) 
     assert len(server.requests) == 1
 
 
-async def test_per_call_max_retries_overrides_the_client(server: FakeAgentServer) -> None:
+async def test_per_call_max_retries_overrides_the_client(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
     server.respond(503, json={"id": "x", "message": "down"}, times=3)
-    async with server.client(max_retries=5) as client:
+    async with connect(max_retries=5) as client:
         with pytest.raises(InternalServerError):
             await create(client, max_retries=0)
     assert len(server.requests) == 1
@@ -387,9 +403,11 @@ async def test_per_call_max_retries_overrides_the_client(server: FakeAgentServer
 # -- timeouts and connection errors ------------------------------------------------------------
 
 
-async def test_read_timeout_waiting_for_headers(server: FakeAgentServer) -> None:
+async def test_read_timeout_waiting_for_headers(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
     server.respond(json={}, delay=2.0)
-    async with server.client(max_retries=0) as client:
+    async with connect(max_retries=0) as client:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as info:
             await create(client, timeout=0.2)
@@ -398,11 +416,13 @@ async def test_read_timeout_waiting_for_headers(server: FakeAgentServer) -> None
     assert checked_out(client) == 0
 
 
-async def test_total_timeout_covers_retries_and_their_sleeps(server: FakeAgentServer) -> None:
+async def test_total_timeout_covers_retries_and_their_sleeps(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
     server.respond(
         503, json={"id": "x", "message": "down"}, headers={"retry-after": "0.4"}, times=5
     )
-    async with server.client(max_retries=5) as client:
+    async with connect(max_retries=5) as client:
         started = time.monotonic()
         with pytest.raises(APITimeoutError, match="total timeout"):
             await create(client, timeout=Timeout(total=0.6))
@@ -417,19 +437,19 @@ def _closed_port() -> int:
     return port
 
 
-async def test_connection_refused_is_a_connection_error() -> None:
+async def test_connection_refused_is_a_connection_error(flavour: str) -> None:
     port = _closed_port()
-    async with AsyncAgentClient("k", f"http://127.0.0.1:{port}", max_retries=0) as client:
+    async with make_client(flavour, "k", f"http://127.0.0.1:{port}", max_retries=0) as client:
         with pytest.raises(APIConnectionError) as info:
             await create(client)
     assert f"127.0.0.1:{port}" in str(info.value)
     assert not isinstance(info.value, APITimeoutError)
 
 
-async def test_connection_errors_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_connection_errors_are_retried(monkeypatch: pytest.MonkeyPatch, flavour: str) -> None:
     monkeypatch.setattr("agentchat._transport.backoff_delay", lambda retry: 0.01)
     port = _closed_port()
-    async with AsyncAgentClient("k", f"http://127.0.0.1:{port}", max_retries=2) as client:
+    async with make_client(flavour, "k", f"http://127.0.0.1:{port}", max_retries=2) as client:
         with pytest.raises(APIConnectionError) as info:
             await create(client)
     assert info.value.attempts == 3
@@ -439,7 +459,7 @@ async def test_connection_errors_are_retried(monkeypatch: pytest.MonkeyPatch) ->
 
 
 async def test_the_key_never_appears_in_logs_or_errors(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, flavour: str
 ) -> None:
     monkeypatch.setattr("agentchat._transport.backoff_delay", lambda retry: 0.01)
     secret = "sk-do-very-secret-0123456789"
@@ -447,11 +467,12 @@ async def test_the_key_never_appears_in_logs_or_errors(
         server.respond(503, json={"id": "x", "message": "down"})
         server.respond(401, json={"id": "unauthorized", "message": "Unable to authenticate you."})
         with caplog.at_level(logging.DEBUG, logger="agentchat"):
-            async with server.client(max_retries=1) as client:
+            async with make_client(flavour, secret, server.url, max_retries=1) as client:
                 with pytest.raises(AuthenticationError) as info:
                     await create(client)
                 completion = await create(client)
-                texts = [str(info.value), repr(info.value), repr(client), repr(completion)]
+                shown = getattr(client, "sync", client)  # the sync client itself, if sync
+                texts = [str(info.value), repr(info.value), repr(shown), repr(completion)]
                 texts.append(repr(completion.response))
     assert caplog.records, "the transport logs each response at DEBUG"
     texts += [record.getMessage() for record in caplog.records]

@@ -54,7 +54,7 @@ class AsyncCompletions:
 
     @overload
     async def create(
-        self, *, stream: bool, **params: Unpack[CompletionCreateParams]
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
     ) -> ChatCompletion | AsyncStream: ...
 
     async def create(

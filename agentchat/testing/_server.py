@@ -9,10 +9,13 @@ and every request it receives is recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import queue
+import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -180,6 +183,45 @@ class FakeAgentServer:
     ) -> None:
         await self.close()
 
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[FakeAgentServer]:
+        """Run the server on an event loop of its own in a background thread, for testing
+        blocking code (the sync :class:`~agentchat.AgentClient`)::
+
+            with FakeAgentServer().in_thread() as server:
+                with AgentClient(server.token, server.url) as client:
+                    ...
+        """
+        started: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        loop_box: list[asyncio.AbstractEventLoop] = []
+        stop_box: list[asyncio.Event] = []
+
+        async def serve() -> None:
+            loop_box.append(asyncio.get_running_loop())
+            stop_box.append(asyncio.Event())
+            try:
+                await self.start()
+            except BaseException as exc:
+                started.put(exc)
+                return
+            started.put(None)
+            try:
+                await stop_box[0].wait()
+            finally:
+                await self.close()
+
+        thread = threading.Thread(target=asyncio.run, args=(serve(),), name="fake-agent")
+        thread.start()
+        error = started.get()
+        if error is not None:
+            thread.join()
+            raise error
+        try:
+            yield self
+        finally:
+            loop_box[0].call_soon_threadsafe(stop_box[0].set)
+            thread.join()
+
     def client(self, **options: Any) -> AsyncAgentClient:
         """An :class:`~agentchat.AsyncAgentClient` pointed at this server with its key."""
         return AsyncAgentClient(self.token, self.url, **options)
@@ -261,8 +303,8 @@ class FakeAgentServer:
             scripted = self._script.popleft()
             if isinstance(scripted, ScriptedStream):
                 return await self._send_stream(request, scripted, _loads_or_empty(body), headers)
-            if scripted.delay:
-                await asyncio.sleep(scripted.delay)
+            if scripted.delay and not await _pause(request, scripted.delay):
+                return web.Response(status=499)  # the client went away while we waited
             return scripted.to_web_response()
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _do_error(401, "unauthorized", "Unable to authenticate you.", headers)
@@ -301,14 +343,18 @@ class FakeAgentServer:
             events = events[: script.stop_after]
         end = script.line_ending.encode()
         interval = script.interval or self.stream_delay
-        for event in events:
-            if isinstance(event, (str, bytes)):
-                raw = event.encode() if isinstance(event, str) else event
-            else:
-                raw = b"data: " + json.dumps(event).encode() + end + end
+        encoded = [
+            (event.encode() if isinstance(event, str) else event)
+            if isinstance(event, (str, bytes))
+            else b"data: " + json.dumps(event).encode() + end + end
+            for event in events
+        ]
+        if not interval and not script.write_size:
+            encoded = [b"".join(encoded)]  # no pacing asked for: one write, as fast as it goes
+        for raw in encoded:
             await _write(response, raw, script.write_size)
-            if interval:
-                await asyncio.sleep(interval)
+            if interval and not await _pause(request, interval):
+                return response
         if script.done:
             await _write(response, b"data: [DONE]" + end + end, script.write_size)
         transport = request.transport
@@ -490,6 +536,19 @@ def _choice_deltas(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
             steps.append(step({"tool_calls": [{"index": i, "function": {"arguments": fragment}}]}))
     steps.append(step({}, choice["finish_reason"]))
     return steps
+
+
+async def _pause(request: web.Request, seconds: float) -> bool:
+    """Sleep, but stop early (returning False) when the client closes the connection, so a
+    scripted delay never outlives its request."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return False
+        await asyncio.sleep(min(remaining, 0.01))
+    return True
 
 
 async def _write(response: web.StreamResponse, raw: bytes, size: int | None) -> None:
