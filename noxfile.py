@@ -40,6 +40,13 @@ def tests(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=["3.10", "3.11", "3.12", "3.13"], name="tests_all")
+def tests_all(session: nox.Session) -> None:
+    """The suite (without the contract tests) on every supported Python that is installed."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "not contract", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Lint and check formatting."""

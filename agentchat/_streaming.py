@@ -211,7 +211,7 @@ class AsyncStream:
                 ),
                 exc,
             )
-        except TimeoutError as exc:
+        except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct types before 3.11
             self._fail(self._timeout_error(), exc)
 
     def _timeout_error(self) -> APITimeoutError:

@@ -188,7 +188,7 @@ class Transport:
                 error = connection_error(exc, url, "connecting")
                 await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
                 continue
-            except asyncio.TimeoutError as exc:
+            except (asyncio.TimeoutError, TimeoutError) as exc:
                 error = _timeout_error(url, "waiting for the response", timeout)
                 await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
                 continue
@@ -211,7 +211,7 @@ class Transport:
                 error = connection_error(exc, url, "reading the response")
                 await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
                 continue
-            except asyncio.TimeoutError as exc:
+            except (asyncio.TimeoutError, TimeoutError) as exc:
                 response.close()
                 error = _timeout_error(url, "reading the response", timeout)
                 await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
@@ -276,7 +276,7 @@ async def _status_error(response: aiohttp.ClientResponse, info: ResponseInfo) ->
     """Read an error response's body and build the error it stands for."""
     try:
         raw = await response.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError):
         raw = b""
     return status_error(info, raw)
 
