@@ -14,6 +14,7 @@ with`` closes it when the abandoned iterator is finalised, right after the loop)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -41,6 +42,10 @@ from ._sse import ServerSentEvent, SSEDecoder
 from ._timeouts import Timeout
 
 __all__ = ["AsyncStream", "chunks_from_events", "chunks_of_completion"]
+
+#: How long to wait, after ``data: [DONE]``, for the response body to end so that its
+#: connection can be reused.
+END_OF_BODY_GRACE = 0.25
 
 _structure_chunk: Callable[[Any, Any], ChatCompletionChunk] = converter.get_structure_hook(
     ChatCompletionChunk
@@ -140,10 +145,22 @@ class AsyncStream:
         pending = self._pending
         if pending is not None:
             self._pending = None
-            self._chunks += len(pending)
-            return pending
-        if self._closed:
+        elif self._closed:
             raise AgentChatError("This stream was closed before it finished.")
+        else:
+            pending = await self._read_batch()
+        self._chunks += len(pending)
+        return pending
+
+    async def prime(self) -> None:
+        """Read until the first event has arrived (keeping it for the caller), so that a
+        failure before it can still be retried: the request is then repeated. Once an event
+        has been delivered, a failure is raised, never replayed."""
+        if self._pending is None and not self._finished:
+            self._pending = await self._read_batch()
+
+    async def _read_batch(self) -> list[ChatCompletionChunk]:
+        """Read until at least one chunk (or the end) arrives; the chunks, not yet counted."""
         while not self._finished:
             try:
                 data = await self._read()
@@ -158,9 +175,8 @@ class AsyncStream:
                 except APIError as error:
                     self._fail(error)
                 if done:
-                    self._finish()
+                    await self._finish()
                 if batch:
-                    self._chunks += len(batch)
                     return batch
             elif not data:
                 self._fail(
@@ -228,11 +244,15 @@ class AsyncStream:
 
     # -- ending -----------------------------------------------------------------------------
 
-    def _finish(self) -> None:
-        """[DONE] arrived: the answer is complete; give the connection back if it can be
-        reused (the response has fully arrived), else close it."""
-        self._finished = True
+    async def _finish(self) -> None:
+        """[DONE] arrived: the answer is complete. Give the connection back to the pool once
+        the response body has ended (its last bytes usually follow [DONE] at once; a server
+        that keeps the body open longer than a moment gets its connection closed instead)."""
         raw = self._raw
+        if raw is not None and not raw.content.is_eof():
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError, aiohttp.ClientError):
+                await asyncio.wait_for(raw.content.wait_eof(), END_OF_BODY_GRACE)
+        self._finished = True
         if raw is not None:
             if raw.content.is_eof():
                 raw.release()

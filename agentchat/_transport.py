@@ -38,6 +38,11 @@ _T = TypeVar("_T")
 
 logger = logging.getLogger("agentchat")
 
+# aiohttp >= 3.10 tells a connect timeout from a read timeout by subclass.
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if t is not None
+)
+
 #: Sent with every request: 1 for the first attempt, 2 for the first retry, and so on.
 ATTEMPT_HEADER = "X-Agentchat-Attempt"
 
@@ -144,15 +149,22 @@ class Transport:
     ) -> tuple[_T, ResponseInfo]:
         """POST ``body`` with retries; ``consume`` turns a 2xx response into the result.
 
-        ``consume`` runs inside the retry loop, so a connection or timeout error it raises is
-        retried like one before the headers. It owns the response: it must release it, or
-        hand it on to a caller who will. On an error, the response is closed here.
+        ``consume`` runs inside the retry loop, so a connection or timeout error it raises
+        (aiohttp's, or an :class:`APIConnectionError` of its own) is retried like one before
+        the headers. It owns the response: it must release it, or hand it on to a caller who
+        will. On an error, the response is closed here.
+
+        ``timeout.total`` bounds everything: the attempts, their sleeps and ``consume``. A
+        sleep that would end after the deadline is not started: the error is raised at once.
         """
         if timeout.total is None:
-            return await self._attempts(url, body, headers, timeout, max_retries, consume)
+            return await self._attempts(url, body, headers, timeout, max_retries, consume, None)
+        deadline = time.monotonic() + timeout.total
         try:
             with anyio.fail_after(timeout.total):
-                return await self._attempts(url, body, headers, timeout, max_retries, consume)
+                return await self._attempts(
+                    url, body, headers, timeout, max_retries, consume, deadline
+                )
         except TimeoutError as exc:
             if isinstance(exc, APITimeoutError):
                 raise
@@ -169,72 +181,86 @@ class Transport:
         timeout: Timeout,
         max_retries: int,
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+        deadline: float | None,
     ) -> tuple[_T, ResponseInfo]:
         session = self._get_session()
         client_timeout = self._aiohttp_timeout(timeout)
         attempt = 0
         while True:
             attempt += 1
-            started = time.monotonic()
             try:
-                response = await session.post(
-                    url,
-                    data=body,
-                    headers={**headers, ATTEMPT_HEADER: str(attempt)},
-                    timeout=client_timeout,
-                    allow_redirects=False,
+                return await self._attempt(
+                    session, url, body, headers, client_timeout, timeout, attempt, consume
                 )
-            except aiohttp.ClientError as exc:
-                error = connection_error(exc, url, "connecting")
-                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
-                continue
-            except (asyncio.TimeoutError, TimeoutError) as exc:
-                error = _timeout_error(url, "waiting for the response", timeout)
-                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
-                continue
-            info = _info(response, url, started, attempt)
-            if response.status >= 300:
-                try:
-                    failure = await _status_error(response, info)
-                finally:
-                    response.release()
-                _log_response(info)
-                if is_retryable_status(info.status):
-                    retry = _Retry(failure, parse_retry_after(info.headers))
-                    await self._before_retry(retry, attempt, max_retries, url)
-                    continue
-                raise failure
-            try:
-                result = await consume(response, info)
-            except aiohttp.ClientError as exc:
-                response.close()
-                error = connection_error(exc, url, "reading the response")
-                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
-                continue
-            except (asyncio.TimeoutError, TimeoutError) as exc:
-                response.close()
-                error = _timeout_error(url, "reading the response", timeout)
-                await self._before_retry(_Retry(error), attempt, max_retries, url, exc)
-                continue
-            except BaseException:
-                response.close()
-                raise
-            _log_response(info)
-            return result, info
+            except _Retry as retry:
+                retry.error.attempts = attempt
+                if attempt > max_retries:
+                    raise retry.error from retry.__cause__
+                await self._sleep_before_retry(retry, attempt, url, deadline)
 
-    async def _before_retry(
+    async def _attempt(
         self,
-        retry: _Retry,
-        attempt: int,
-        max_retries: int,
+        session: aiohttp.ClientSession,
         url: URL,
-        cause: BaseException | None = None,
+        body: bytes,
+        headers: Mapping[str, str],
+        client_timeout: aiohttp.ClientTimeout,
+        timeout: Timeout,
+        attempt: int,
+        consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+    ) -> tuple[_T, ResponseInfo]:
+        """One HTTP request. Failures worth retrying raise :class:`_Retry`; the response is
+        released or closed before that, so nothing is held during the sleep."""
+        started = time.monotonic()
+        try:
+            response = await session.post(
+                url,
+                data=body,
+                headers={**headers, ATTEMPT_HEADER: str(attempt)},
+                timeout=client_timeout,
+                allow_redirects=False,
+            )
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
+            connecting = isinstance(exc, _CONNECT_TIMEOUT)
+            phase = "connecting" if connecting else "waiting for the response"
+            raise _Retry(_timeout_error(url, phase, timeout)) from exc
+        except aiohttp.ClientError as exc:
+            raise _Retry(connection_error(exc, url, "connecting")) from exc
+        info = _info(response, url, started, attempt)
+        if response.status >= 300:
+            try:
+                failure = await _status_error(response, info)
+            finally:
+                response.release()
+            _log_response(info)
+            if is_retryable_status(info.status):
+                raise _Retry(failure, parse_retry_after(info.headers))
+            raise failure
+        try:
+            result = await consume(response, info)
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
+            response.close()
+            if isinstance(exc, APITimeoutError):  # the stream's own (idle) timeout
+                raise _Retry(exc) from exc.__cause__
+            raise _Retry(_timeout_error(url, "reading the response", timeout)) from exc
+        except aiohttp.ClientError as exc:
+            response.close()
+            raise _Retry(connection_error(exc, url, "reading the response")) from exc
+        except APIConnectionError as exc:  # a stream cut before its first event
+            response.close()
+            raise _Retry(exc) from exc.__cause__
+        except BaseException:
+            response.close()
+            raise
+        _log_response(info)
+        return result, info
+
+    async def _sleep_before_retry(
+        self, retry: _Retry, attempt: int, url: URL, deadline: float | None
     ) -> None:
-        """Sleep before the next attempt, or raise ``retry.error`` when none is left."""
+        """Wait as the server asks (``Retry-After``), else back off; raise the error at once
+        when the wait is longer than agentchat sleeps for or would pass the deadline."""
         error = retry.error
-        error.attempts = attempt
-        if attempt > max_retries:
-            raise error from cause
         delay = retry.retry_after
         if delay is None:
             delay = backoff_delay(attempt)
@@ -243,7 +269,12 @@ class Transport:
                 f"; not retried: the server asked to wait {delay:g} s, more than the "
                 f"{MAX_RETRY_AFTER:g} s agentchat sleeps for"
             )
-            raise error from cause
+            raise error from retry.__cause__
+        if deadline is not None and time.monotonic() + delay > deadline:
+            error.message += (
+                f"; not retried: waiting {delay:.2f} s would pass the call's total timeout"
+            )
+            raise error from retry.__cause__
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "POST %s failed (attempt %d: %s); retrying in %.2f s",
@@ -329,17 +360,18 @@ def where(url: URL) -> str:
 
 
 def connection_error(exc: BaseException, url: URL, phase: str) -> APIConnectionError:
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return APITimeoutError(f"Timed out {phase} ({where(url)}): {exc}")
+    """The error for an aiohttp failure other than a timeout."""
     detail = str(exc) or type(exc).__name__
     return APIConnectionError(f"Connection error while {phase} ({where(url)}): {detail}")
 
 
 def _timeout_error(url: URL, phase: str, timeout: Timeout) -> APITimeoutError:
-    return APITimeoutError(
-        f"Timed out {phase} ({where(url)}; connect timeout {timeout.connect} s, "
-        f"read timeout {timeout.read} s)"
+    bound = (
+        f"connect timeout {timeout.connect:g} s"
+        if phase == "connecting"
+        else (f"read timeout {timeout.read:g} s")
     )
+    return APITimeoutError(f"Timed out {phase} ({where(url)}; {bound})")
 
 
 def _log_response(info: ResponseInfo) -> None:

@@ -258,33 +258,77 @@ def run_script(body: str, *, timeout: float = 30) -> subprocess.CompletedProcess
     )
 
 
-def test_ctrl_c_cancels_the_call_closes_its_connection_and_leaves_the_client_usable() -> None:
+# How each phase is made to last long enough to be interrupted by Ctrl-C.
+CTRL_C_PHASES = {
+    "waiting for headers": 'server.respond(json={}, delay=30)\nbusy = lambda: ask(client, "x")',
+    "reading the body": (
+        "server.respond(json=server.completion({'messages': [{'role': 'user', 'content': 'x'}]}),"
+        " fault='stall_mid_body')\nbusy = lambda: ask(client, 'x')"
+    ),
+    "mid-stream": (
+        "server.stream(stop_after=2, done=False, stall=True)\n"
+        "busy = lambda: [c for c in ask(client, 'x', stream=True)]"
+    ),
+}
+
+
+@pytest.mark.parametrize("phase", list(CTRL_C_PHASES))
+def test_ctrl_c_cancels_the_call_closes_its_connection_and_leaves_the_client_usable(
+    phase: str,
+) -> None:
+    setup = textwrap.indent(CTRL_C_PHASES[phase], "    ")
     done = run_script(
-        """
-        with FakeAgentServer().in_thread() as server:
-            client = AgentClient(server.token, server.url, max_retries=0)
-            ask(client, "warm")
-            server.respond(json={}, delay=30)           # a call that would block for 30 s
-            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-            started = time.monotonic()
-            try:
-                ask(client, "x")
-            except KeyboardInterrupt:
-                print("interrupted after %.1f s" % (time.monotonic() - started))
-            deadline = time.monotonic() + 2
-            while server.open_connections and time.monotonic() < deadline:
-                time.sleep(0.01)
-            print("server connections:", server.open_connections)
-            answer = ask(client, "again")
-            print("after:", answer.choices[0].message.content)
-            client.close()
-        """
+        f"""
+with FakeAgentServer().in_thread() as server:
+    client = AgentClient(server.token, server.url, max_retries=0)
+{setup}
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    try:
+        busy()
+    except KeyboardInterrupt:
+        print("interrupted after %.1f s" % (time.monotonic() - started))
+    deadline = time.monotonic() + 2
+    while server.open_connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print("server connections:", server.open_connections)
+    print("after:", ask(client, "again").choices[0].message.content)
+    client.close()
+"""
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("interrupted after 0.")
+    assert lines[0].startswith("interrupted after 0."), done.stdout
     assert "server connections: 0" in lines  # the cancelled request's connection was closed
     assert "after: Echo: again" in lines
+    assert "Unclosed" not in done.stderr
+
+
+def test_ctrl_c_while_connecting() -> None:
+    done = run_script(
+        """
+import socket
+listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(0)
+port = listener.getsockname()[1]
+fillers = [socket.socket() for _ in range(3)]
+for filler in fillers:
+    filler.setblocking(False)
+    try:
+        filler.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+client = AgentClient("k", f"http://127.0.0.1:{port}", max_retries=0)
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    ask(client, "x")
+except KeyboardInterrupt:
+    print("interrupted")
+print("checked out:", len(client._async._transport.session.connector._acquired))
+client.close()
+"""
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["interrupted", "checked out: 0"]
     assert "Unclosed" not in done.stderr
 
 

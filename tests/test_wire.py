@@ -416,7 +416,7 @@ async def test_read_timeout_waiting_for_headers(
     assert checked_out(client) == 0
 
 
-async def test_total_timeout_covers_retries_and_their_sleeps(
+async def test_a_retry_that_would_pass_the_total_timeout_is_not_attempted(
     server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
 ) -> None:
     server.respond(
@@ -424,10 +424,27 @@ async def test_total_timeout_covers_retries_and_their_sleeps(
     )
     async with connect(max_retries=5) as client:
         started = time.monotonic()
-        with pytest.raises(APITimeoutError, match="total timeout"):
+        with pytest.raises(
+            InternalServerError, match="would pass the call's total timeout"
+        ) as info:
+            await create(client, timeout=Timeout(total=0.6))
+    # The first retry fits (0.4 s), the second would not: raised at once, with the real error.
+    assert time.monotonic() - started < 0.6
+    assert info.value.attempts == 2 and len(server.requests) == 2
+
+
+async def test_total_timeout_covers_the_attempts(
+    server: FakeAgentServer, connect: Callable[..., AsyncAgentClient]
+) -> None:
+    server.respond(503, json={"id": "x", "message": "down"}, headers={"retry-after": "0.2"})
+    server.respond(json={}, delay=5)
+    async with connect(max_retries=5) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match=r"total timeout of 0\.6 s"):
             await create(client, timeout=Timeout(total=0.6))
     assert time.monotonic() - started < 1.2
     assert len(server.requests) == 2
+    assert checked_out(client) == 0
 
 
 def _closed_port() -> int:

@@ -184,12 +184,15 @@ async def _open_stream(
     timeout: Timeout,
     deadline: float | None,
 ) -> AsyncStream:
-    """An event stream becomes an :class:`AsyncStream`. A server that answers a stream
-    request with a plain JSON completion gets a finished stream of that completion; a JSON
-    error body, or any other content, raises."""
+    """An event stream becomes an :class:`AsyncStream`, returned once its first event has
+    arrived. A server that answers a stream request with a plain JSON completion gets a
+    finished stream of that completion; a JSON error body, or any other content, raises."""
     content_type = info.content_type
     if content_type in ("text/event-stream", ""):
-        return AsyncStream(response, info, timeout=timeout, deadline=deadline)
+        stream = AsyncStream(response, info, timeout=timeout, deadline=deadline)
+        await stream.prime()  # inside the retry loop: a stream cut before its first event
+        return stream  # is retried
+
     try:
         data = await response.read()
     finally:

@@ -319,6 +319,12 @@ class Stream:
         the stream has ended. Lower-level than ``for``, for moving chunks in bulk."""
         return self._portal.call(lambda: self._async.next_batch())
 
+    def prime(self) -> None:
+        """Read until the first event has arrived (keeping it for the caller), so that a
+        failure before it can still be retried: the request is then repeated. Once an event
+        has been delivered, a failure is raised, never replayed."""
+        self._portal.call(lambda: self._async.prime())
+
     def close(self) -> None:
         """Close the stream and its connection. Safe to call at any time, more than once."""
         self._portal.call(lambda: self._async.aclose())

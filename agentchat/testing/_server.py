@@ -13,11 +13,12 @@ import contextlib
 import itertools
 import json
 import queue
+import random
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from aiohttp import web
@@ -50,7 +51,14 @@ class ScriptedResponse:
     """A response the server sends instead of its default answer.
 
     Give ``json`` (any JSON value) or ``body`` (bytes or text, sent as is). ``delay`` waits
-    that many seconds before sending the headers.
+    that many seconds before sending the headers (less if the client goes away first).
+    ``fault`` breaks the exchange instead of answering normally:
+
+    - ``"reset"``: drop the connection without answering (also what a pooled keep-alive
+      connection that died looks like to the client that reuses it);
+    - ``"close_mid_body"``: send the headers and half the body, then drop the connection;
+    - ``"stall_mid_body"``: send the headers and half the body, then nothing, until the
+      client goes away.
     """
 
     status: int = 200
@@ -59,14 +67,34 @@ class ScriptedResponse:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     content_type: str | None = None
     delay: float = 0.0
+    fault: Literal["reset", "close_mid_body", "stall_mid_body"] | None = None
 
-    def to_web_response(self) -> web.Response:
+    def encoded(self) -> tuple[bytes, str]:
+        """The body bytes and their content type."""
         if self.body is not None:
             raw = self.body.encode() if isinstance(self.body, str) else self.body
-            content_type = self.content_type or "text/plain"
-        else:
-            raw = json.dumps(self.json).encode()
-            content_type = self.content_type or "application/json"
+            return raw, self.content_type or "text/plain"
+        return json.dumps(self.json).encode(), self.content_type or "application/json"
+
+    async def send(self, request: web.Request) -> web.StreamResponse:
+        """Answer ``request`` as scripted, faults included."""
+        if self.delay and not await _pause(request, self.delay):
+            return web.Response(status=499)  # the client went away while we waited
+        raw, content_type = self.encoded()
+        if self.fault == "reset":
+            _drop(request)
+            return web.Response(status=499)
+        if self.fault in ("close_mid_body", "stall_mid_body"):
+            response = web.StreamResponse(status=self.status, headers=dict(self.headers))
+            response.content_type = content_type
+            response.content_length = len(raw)
+            await response.prepare(request)
+            await response.write(raw[: len(raw) // 2])
+            if self.fault == "close_mid_body":
+                _drop(request)
+            else:
+                await _pause(request, 3600)
+            return response
         response = web.Response(status=self.status, body=raw, headers=dict(self.headers))
         response.content_type = content_type
         return response
@@ -117,7 +145,8 @@ class FakeAgentServer:
 
     ``token`` is the access key it accepts. ``rate_limit`` is the requests-per-minute limit
     its ``ratelimit-*`` headers advertise (it does not enforce it). ``stream_delay`` is the
-    pause between streamed chunks (for demos).
+    pause between streamed chunks (for demos). ``keepalive_timeout`` is how long an idle
+    keep-alive connection stays open before the server closes it.
     """
 
     def __init__(
@@ -129,6 +158,7 @@ class FakeAgentServer:
         port: int = 0,
         rate_limit: int = 250,
         stream_delay: float = 0.0,
+        keepalive_timeout: float = 75.0,
     ) -> None:
         self.token = token
         self.stream_delay = stream_delay
@@ -136,6 +166,10 @@ class FakeAgentServer:
         self.host = host
         self.rate_limit = rate_limit
         self.requests: list[RecordedRequest] = []
+        #: Every request with the status it was answered with (0: dropped without answer).
+        self.answered: list[tuple[RecordedRequest, int]] = []
+        self.keepalive_timeout = keepalive_timeout
+        self._chaos: tuple[float, int, dict[str, str], random.Random] | None = None
         self._port = port
         self._script: deque[ScriptedResponse | ScriptedStream] = deque()
         self._ids = itertools.count(1)
@@ -159,7 +193,12 @@ class FakeAgentServer:
         app = web.Application()
         app.router.add_post(COMPLETIONS_PATH, self._completions)
         app.router.add_get("/health", self._health)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            keepalive_timeout=self.keepalive_timeout,
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port)
         await site.start()
@@ -237,9 +276,11 @@ class FakeAgentServer:
         headers: Mapping[str, str] | None = None,
         content_type: str | None = None,
         delay: float = 0.0,
+        fault: Literal["reset", "close_mid_body", "stall_mid_body"] | None = None,
         times: int = 1,
     ) -> None:
-        """Answer the next ``times`` completion requests with this response."""
+        """Answer the next ``times`` completion requests with this response (see
+        :class:`ScriptedResponse` for ``delay`` and ``fault``)."""
         scripted = ScriptedResponse(
             status=status,
             json=json,
@@ -247,12 +288,28 @@ class FakeAgentServer:
             headers=dict(headers or {}),
             content_type=content_type,
             delay=delay,
+            fault=fault,
         )
         self._script.extend([scripted] * times)
 
     def enqueue(self, *responses: ScriptedResponse | ScriptedStream) -> None:
         """Answer the next requests with ``responses``, in order."""
         self._script.extend(responses)
+
+    def fail_randomly(
+        self,
+        rate: float,
+        *,
+        status: int = 503,
+        headers: Mapping[str, str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        """From now on, answer a ``rate`` share of requests (chosen by a seeded random
+        generator, so runs repeat) with ``status``; ``rate=0`` turns this off."""
+        if rate <= 0:
+            self._chaos = None
+        else:
+            self._chaos = (rate, status, dict(headers or {}), random.Random(seed))
 
     def stream(self, **options: Any) -> None:
         """Answer the next request with a :class:`ScriptedStream` made of ``options``."""
@@ -288,24 +345,34 @@ class FakeAgentServer:
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                headers=dict(request.headers),
-                body=body,
-            )
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=body,
         )
+        self.requests.append(recorded)
         number = next(self._ids)
+        response = await self._answer(request, body, number)
+        transport = request.transport
+        dropped = transport is None or transport.is_closing()
+        self.answered.append((recorded, 0 if dropped else response.status))
+        return response
+
+    async def _answer(self, request: web.Request, body: bytes, number: int) -> web.StreamResponse:
         headers = self._headers(number)
         if self._script:
             scripted = self._script.popleft()
             if isinstance(scripted, ScriptedStream):
                 return await self._send_stream(request, scripted, _loads_or_empty(body), headers)
-            if scripted.delay and not await _pause(request, scripted.delay):
-                return web.Response(status=499)  # the client went away while we waited
-            return scripted.to_web_response()
+            return await scripted.send(request)
+        if self._chaos is not None:
+            rate, status, extra, chance = self._chaos
+            if chance.random() < rate:
+                return _do_error(
+                    status, "unavailable", "Randomly failed (fail_randomly)", {**headers, **extra}
+                )
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _do_error(401, "unauthorized", "Unable to authenticate you.", headers)
         if request.query.get("agent") != "true":
@@ -359,8 +426,7 @@ class FakeAgentServer:
             await _write(response, b"data: [DONE]" + end + end, script.write_size)
         transport = request.transport
         if script.cut:
-            if transport is not None:
-                transport.abort()
+            _drop(request)
             return response
         if script.stall:
             while transport is not None and not transport.is_closing():
@@ -536,6 +602,12 @@ def _choice_deltas(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
             steps.append(step({"tool_calls": [{"index": i, "function": {"arguments": fragment}}]}))
     steps.append(step({}, choice["finish_reason"]))
     return steps
+
+
+def _drop(request: web.Request) -> None:
+    """Close the connection at once, without a clean end (as a crash or a reset would)."""
+    if request.transport is not None:
+        request.transport.abort()
 
 
 async def _pause(request: web.Request, seconds: float) -> bool:
