@@ -1,9 +1,10 @@
 """JSON encoding and decoding in one place, so the hot path has one implementation to tune.
 
-Decoding uses ``orjson`` when it is installed (``pip install agentchat[speed]``): it parses a
-stream chunk about three times faster than the standard library, which is most of what a
-stream costs. Encoding always uses the standard library, which refuses NaN and Infinity (not
-JSON; orjson would silently send ``null``) and is fast enough for request bodies.
+Decoding uses ``orjson`` (a dependency on CPython): it parses a stream chunk about three times
+faster than the standard library, which is most of what a stream costs. Where it is missing
+(PyPy) the ``json`` module is used. Encoding always uses the standard library, which refuses NaN
+and Infinity (not JSON; orjson would silently send ``null``) and is fast enough for request
+bodies.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The event-loop thread behind the sync facade (hand-written support for ``_sync/``).
 
 Each :class:`~agentchat.AgentClient` owns one :class:`LoopThread`: a daemon thread running an
-asyncio loop with an anyio :class:`~anyio.from_thread.BlockingPortal`, started on the first
-call and stopped by ``close()``. Every sync method hands its coroutine to that loop and waits:
-one implementation, the async core, serves both call styles.
+asyncio loop inside an anyio :class:`~anyio.from_thread.BlockingPortal`, started on the first
+call and stopped by ``close()``. Every sync method hands its coroutine to that loop with
+``anyio.from_thread.run`` (the loop's token) and waits: one implementation, the async core,
+serves both call styles.
 
 - Any thread may call, several at once: the portal is thread-safe.
 - A program that already runs a loop in its main thread (a notebook) is fine: this loop is
@@ -19,17 +20,20 @@ one implementation, the async core, serves both call styles.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import queue
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
+from anyio.lowlevel import EventLoopToken
 
 from ._errors import AgentChatError
 
@@ -55,45 +59,45 @@ class LoopThread:
         self._on_close = on_close  # run in the loop by close(): the client's aclose
         self._name = name
         self._lock = threading.Lock()
-        self._portal: BlockingPortal | None = None
+        self._portal: BlockingPortal | None = None  # owns the loop; stops it on close
+        self._token: EventLoopToken | None = None  # how other threads reach the loop
         self._thread: threading.Thread | None = None
         self._closed = False
 
     @property
     def running(self) -> bool:
-        return self._portal is not None
+        return self._token is not None
 
     def call(self, fn: Callable[[], Awaitable[_T]]) -> _T:
         """Await ``fn()`` in the loop and return its result (or raise its exception)."""
-        result: _T = self._wait(_guarded, fn)
-        return result
+        token = self._enter()
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            # One round trip: the portal's own call()/start_task_soon() first wait for the
+            # loop to spawn the task, which doubled the cost of a sync call.
+            return anyio.from_thread.run(_run, fn, tasks, token=token)
+        except BaseException:
+            if tasks and not tasks[0].done():
+                # Interrupted while waiting (Ctrl-C): cancel the call in the loop, and let it
+                # finish closing its connection before giving the caller control back.
+                with contextlib.suppress(BaseException):
+                    anyio.from_thread.run(_cancel_and_wait, tasks[0], token=token)
+            raise
 
     def call_sync(self, fn: Callable[[], _T]) -> _T:
         """Run the plain function ``fn`` in the loop thread, where the objects it touches
         live, and return its result."""
-        result: _T = self._wait(_guarded_sync, fn)
-        return result
+        return anyio.from_thread.run_sync(fn, token=self._enter())
 
-    def _wait(self, runner: Callable[..., Awaitable[_T]], fn: Callable[[], Any]) -> _T:
-        portal = self._portal or self._start()
+    def _enter(self) -> EventLoopToken:
+        """The loop's token, starting the loop on first use; refuses its own thread."""
+        token = self._token or self._start()
         if threading.current_thread() is self._thread:
             raise AgentChatError(
                 "A sync agentchat client was called from its own event-loop thread, which "
                 "would deadlock. Inside async code, use AsyncAgentClient instead."
             )
-        scopes: list[anyio.CancelScope] = []
-        future: Future[_T] = portal.start_task_soon(runner, fn, scopes)
-        try:
-            result: _T = future.result()
-            return result
-        except BaseException:
-            if not future.done():
-                # Interrupted while waiting (Ctrl-C): cancel the call in the loop, and let it
-                # finish closing its connection before giving the caller control back.
-                portal.call(_cancel, scopes)
-                with contextlib.suppress(BaseException):  # its outcome no longer matters
-                    future.result(timeout=CANCEL_GRACE)
-            raise
+        return token
 
     def close(self) -> None:
         """Run ``on_close`` (the client's ``aclose``) in the loop, then stop the loop and join
@@ -104,6 +108,7 @@ class LoopThread:
             self._closed = True
             portal, self._portal = self._portal, None
             thread, self._thread = self._thread, None
+            self._token = None
         _open_threads.discard(self)
         if portal is None or thread is None:
             if self._on_close is not None:
@@ -117,12 +122,13 @@ class LoopThread:
             portal.call(portal.stop)
             thread.join(timeout=CANCEL_GRACE)
 
-    def _start(self) -> BlockingPortal:
+    def _start(self) -> EventLoopToken:
         with self._lock:
             if self._closed:
                 raise AgentChatError("This client has been closed; create a new one.")
-            if self._portal is None:
-                ready: queue.SimpleQueue[BlockingPortal | BaseException] = queue.SimpleQueue()
+            if self._token is None:
+                ready: queue.SimpleQueue[tuple[BlockingPortal, EventLoopToken] | BaseException]
+                ready = queue.SimpleQueue()
                 thread = threading.Thread(
                     target=_run_loop, args=(ready,), name=self._name, daemon=True
                 )
@@ -131,15 +137,17 @@ class LoopThread:
                 if isinstance(started, BaseException):
                     raise started
                 self._thread = thread
-                self._portal = started
+                self._portal, self._token = started
                 _open_threads.add(self)
-            return self._portal
+            return self._token
 
 
-def _run_loop(ready: queue.SimpleQueue[BlockingPortal | BaseException]) -> None:
+def _run_loop(
+    ready: queue.SimpleQueue[tuple[BlockingPortal, EventLoopToken] | BaseException],
+) -> None:
     async def main() -> None:
         async with BlockingPortal() as portal:
-            ready.put(portal)
+            ready.put((portal, anyio.lowlevel.current_token()))
             await portal.sleep_until_stopped()
 
     try:
@@ -148,21 +156,17 @@ def _run_loop(ready: queue.SimpleQueue[BlockingPortal | BaseException]) -> None:
         ready.put(exc)
 
 
-async def _guarded(fn: Callable[[], Awaitable[_T]], scopes: list[anyio.CancelScope]) -> _T:
-    with anyio.CancelScope() as scope:
-        scopes.append(scope)
-        return await fn()
-    # Only reached when cancelled from the caller's thread, which no longer waits for this.
-    raise anyio.get_cancelled_exc_class()
+async def _run(fn: Callable[[], Awaitable[_T]], tasks: list[asyncio.Task[Any]]) -> _T:
+    task = asyncio.current_task()
+    if task is not None:
+        tasks.append(task)  # so that an interrupted caller can cancel it
+    return await fn()
 
 
-async def _guarded_sync(fn: Callable[[], _T], scopes: list[anyio.CancelScope]) -> _T:
-    return fn()
-
-
-def _cancel(scopes: list[anyio.CancelScope]) -> None:
-    for scope in scopes:
-        scope.cancel()
+async def _cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with anyio.move_on_after(CANCEL_GRACE):
+        await asyncio.wait({task})
 
 
 @atexit.register

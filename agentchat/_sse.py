@@ -23,6 +23,7 @@ from typing import NamedTuple
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
+_new_tuple = tuple.__new__
 
 
 class ServerSentEvent(NamedTuple):
@@ -166,8 +167,10 @@ class SSEDecoder:
     def _dispatch(self) -> ServerSentEvent:
         data = self._data
         raw = data[0] if len(data) == 1 else b"\n".join(data)
-        event = ServerSentEvent(
-            raw.decode("utf-8", "replace"), self._event or "message", self._last_id, self._retry
+        # tuple.__new__ directly: the generated NamedTuple constructor is a Python-level call.
+        event = _new_tuple(
+            ServerSentEvent,
+            (raw.decode("utf-8", "replace"), self._event or "message", self._last_id, self._retry),
         )
         data.clear()
         self._event = None

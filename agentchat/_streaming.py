@@ -379,12 +379,11 @@ def chunks_from_events(
     :class:`APIResponseValidationError` for data that is not a chunk.
     """
     batch: list[ChatCompletionChunk] = []
-    for event in events:
-        data = event.data
+    for data, kind, _, _ in events:
         if data == "[DONE]":
             return batch, True
-        if event.event != "message":
-            if event.event == "error":
+        if kind != "message":
+            if kind == "error":
                 raise _server_error(data, response)
             continue  # other event types (pings, ...) carry no chunk
         try:

@@ -113,7 +113,9 @@ class _Writer:
                 emit(f"{indent}{var} = {check}({var}, {where!r})")
             else:
                 hook = self.bind(f"__h_{getattr(item, '__name__', 'item')}", self.nested(item))
-                emit(f"{indent}{var} = tuple([{hook}(__i, None) for __i in {var}])")
+                # One element (a stream chunk's single choice) is by far the common case.
+                emit(f"{indent}if len({var}) == 1: {var} = ({hook}({var}[0], None),)")
+                emit(f"{indent}else: {var} = tuple([{hook}(__i, None) for __i in {var}])")
         elif type_ is Any:
             pass
         elif origin in (dict, Mapping) or type_ in (dict, Mapping):

@@ -489,3 +489,24 @@ async def test_stream_chunks_match_what_the_server_sent(
     async with await open_stream(client, n=2) as stream:
         received = [c async for c in stream]
     assert received == [ChatCompletionChunk.from_dict(e) for e in expected]
+
+
+@pytest.fixture
+def stdlib_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decode with the json module, as agentchat does where orjson is not installed."""
+    import json
+
+    monkeypatch.setattr("agentchat._json.loads", json.loads)
+
+
+async def test_the_json_module_fallback_streams_the_same(
+    server: FakeAgentServer, client: AsyncAgentClient, stdlib_json: None
+) -> None:
+    expected = server.chunks({"messages": USER, "model": "m", "n": 2}, 1)
+    async with await open_stream(client, n=2) as stream:
+        received = [c async for c in stream]
+    assert received == [ChatCompletionChunk.from_dict(e) for e in expected]
+    server.stream(events=[chunk("ok"), "data: {not json\n\n"], done=False, stall=True)
+    with pytest.raises(APIResponseValidationError, match="is not JSON"):
+        async with await open_stream(client) as stream:
+            await stream.get_final_completion()

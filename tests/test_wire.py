@@ -495,3 +495,14 @@ async def test_the_key_never_appears_in_logs_or_errors(
     texts += [record.getMessage() for record in caplog.records]
     for text in texts:
         assert secret not in text
+
+
+async def test_the_json_module_fallback_parses_the_same(
+    server: FakeAgentServer, client: AsyncAgentClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agentchat._json.loads", json.loads)
+    completion = await create(client, include_retrieval_info=True)
+    assert completion.choices[0].message.content == "Echo: Hello there"
+    server.respond(200, body="<html>", content_type="text/html")
+    with pytest.raises(APIResponseValidationError, match="non-JSON"):
+        await create(client)
