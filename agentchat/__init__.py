@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._batch import BatchInputError, BatchReport, run_batch
     from ._client import AsyncAgentClient
     from ._errors import (
         AgentChatError,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         RateLimitError,
         UnprocessableEntityError,
     )
+    from ._fanout import AsyncFanOut, Outcome, Progress, Request
     from ._models import (
         CacheCreation,
         ChatCompletion,
@@ -76,7 +78,7 @@ if TYPE_CHECKING:
     from ._params import CompletionCreateParams
     from ._response import RateLimit, ResponseInfo
     from ._streaming import AsyncStream
-    from ._sync import AgentClient, Stream
+    from ._sync import AgentClient, FanOut, Stream
     from ._timeouts import Timeout
 
 __all__ = [
@@ -89,9 +91,12 @@ __all__ = [
     "AgentChatError",
     "AgentClient",
     "AsyncAgentClient",
+    "AsyncFanOut",
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
+    "BatchInputError",
+    "BatchReport",
     "CacheCreation",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -104,6 +109,7 @@ __all__ = [
     "CompletionTokensDetails",
     "ConfigurationError",
     "ConflictError",
+    "FanOut",
     "FunctionCall",
     "FunctionDefinition",
     "FunctionsInfo",
@@ -115,10 +121,13 @@ __all__ = [
     "Model",
     "NamedToolChoice",
     "NotFoundError",
+    "Outcome",
     "PermissionDeniedError",
+    "Progress",
     "PromptTokensDetails",
     "RateLimit",
     "RateLimitError",
+    "Request",
     "ResponseInfo",
     "RetrievalInfo",
     "RetrievedData",
@@ -135,6 +144,7 @@ __all__ = [
     "UnprocessableEntityError",
     "Usage",
     "__version__",
+    "run_batch",
 ]
 
 # Public name -> the private module that defines it (imported on first access).
@@ -148,9 +158,12 @@ _EXPORTS = {
     "AgentChatError": "._errors",
     "AgentClient": "._sync",
     "AsyncAgentClient": "._client",
+    "AsyncFanOut": "._fanout",
     "AsyncStream": "._streaming",
     "AuthenticationError": "._errors",
     "BadRequestError": "._errors",
+    "BatchInputError": "._batch",
+    "BatchReport": "._batch",
     "CacheCreation": "._models",
     "ChatCompletion": "._models",
     "ChatCompletionChunk": "._models",
@@ -163,6 +176,7 @@ _EXPORTS = {
     "CompletionTokensDetails": "._models",
     "ConfigurationError": "._errors",
     "ConflictError": "._errors",
+    "FanOut": "._sync",
     "FunctionCall": "._models",
     "FunctionDefinition": "._models",
     "FunctionsInfo": "._models",
@@ -174,10 +188,13 @@ _EXPORTS = {
     "Model": "._models",
     "NamedToolChoice": "._models",
     "NotFoundError": "._errors",
+    "Outcome": "._fanout",
     "PermissionDeniedError": "._errors",
+    "Progress": "._fanout",
     "PromptTokensDetails": "._models",
     "RateLimit": "._response",
     "RateLimitError": "._errors",
+    "Request": "._fanout",
     "ResponseInfo": "._response",
     "RetrievalInfo": "._models",
     "RetrievedData": "._models",
@@ -193,6 +210,7 @@ _EXPORTS = {
     "TriggeredGuardrail": "._models",
     "UnprocessableEntityError": "._errors",
     "Usage": "._models",
+    "run_batch": "._batch",
 }
 
 

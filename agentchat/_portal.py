@@ -27,6 +27,7 @@ import queue
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, TypeVar
 
 import anyio
@@ -88,6 +89,17 @@ class LoopThread:
         """Run the plain function ``fn`` in the loop thread, where the objects it touches
         live, and return its result."""
         return anyio.from_thread.run_sync(fn, token=self._enter())
+
+    def enter_context(
+        self, context: AbstractAsyncContextManager[Any]
+    ) -> AbstractContextManager[Any]:
+        """Enter an async context manager in a task of the loop that stays until the returned
+        context manager is exited (what anyio's portal does for task groups)."""
+        self._enter()
+        assert self._portal is not None
+        blocking = self._portal.wrap_async_context_manager(context)
+        blocking.__enter__()
+        return blocking
 
     def _enter(self) -> EventLoopToken:
         """The loop's token, starting the loop on first use; refuses its own thread."""

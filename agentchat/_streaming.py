@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sys
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -47,9 +48,6 @@ __all__ = ["AsyncStream", "chunks_from_events", "chunks_of_completion"]
 #: connection can be reused.
 END_OF_BODY_GRACE = 0.25
 
-_structure_chunk: Callable[[Any, Any], ChatCompletionChunk] = converter.get_structure_hook(
-    ChatCompletionChunk
-)
 
 if sys.version_info >= (3, 11):
 
@@ -378,6 +376,7 @@ def chunks_from_events(
     Raises :class:`APIStreamError` for an error the server reports in the stream and
     :class:`APIResponseValidationError` for data that is not a chunk.
     """
+    structure = _chunk_hook()
     batch: list[ChatCompletionChunk] = []
     for data, kind, _, _ in events:
         if data == "[DONE]":
@@ -395,11 +394,17 @@ def chunks_from_events(
         if "choices" not in decoded and ("error" in decoded or "message" in decoded):
             raise _server_error(data, response, decoded)
         try:
-            batch.append(_structure_chunk(decoded, ChatCompletionChunk))
+            batch.append(structure(decoded, ChatCompletionChunk))
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             problem = f"has a field of an unexpected type ({exc})"
             raise _malformed(received + len(batch), problem, data, response) from exc
     return batch, False
+
+
+@functools.cache
+def _chunk_hook() -> Callable[[Any, Any], ChatCompletionChunk]:
+    """The compiled chunk structure function, made on first use rather than at import."""
+    return converter.get_structure_hook(ChatCompletionChunk)
 
 
 def _server_error(data: str, response: ResponseInfo, decoded: Any = None) -> APIStreamError:

@@ -11,10 +11,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from contextvars import ContextVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
-import anyio
 from yarl import URL
 
 from . import _json
@@ -32,7 +32,16 @@ from ._errors import (
 from ._response import ResponseInfo, parse_retry_after
 from ._timeouts import Timeout
 
-__all__ = ["ATTEMPT_HEADER", "Transport", "connection_error", "logger", "status_error", "where"]
+__all__ = [
+    "ATTEMPT_HEADER",
+    "Pacing",
+    "Transport",
+    "connection_error",
+    "current_pacing",
+    "logger",
+    "status_error",
+    "where",
+]
 
 _T = TypeVar("_T")
 
@@ -45,6 +54,19 @@ _CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
 
 #: Sent with every request: 1 for the first attempt, 2 for the first retry, and so on.
 ATTEMPT_HEADER = "X-Agentchat-Attempt"
+
+
+class Pacing(Protocol):
+    """Something that paces many calls together (the fan-out): asked before every attempt,
+    told about every response."""
+
+    async def before_send(self) -> None: ...
+
+    def on_response(self, info: ResponseInfo) -> None: ...
+
+
+#: The pacing of the calls made in the current context (set by the fan-out for its workers).
+current_pacing: ContextVar[Pacing | None] = ContextVar("agentchat_pacing", default=None)
 
 
 class _Retry(Exception):
@@ -159,6 +181,8 @@ class Transport:
         """
         if timeout.total is None:
             return await self._attempts(url, body, headers, timeout, max_retries, consume, None)
+        import anyio  # only calls with an overall deadline need it: keep it off import time
+
         deadline = time.monotonic() + timeout.total
         try:
             with anyio.fail_after(timeout.total):
@@ -185,12 +209,15 @@ class Transport:
     ) -> tuple[_T, ResponseInfo]:
         session = self._get_session()
         client_timeout = self._aiohttp_timeout(timeout)
+        pacing = current_pacing.get()
         attempt = 0
         while True:
             attempt += 1
+            if pacing is not None:
+                await pacing.before_send()
             try:
                 return await self._attempt(
-                    session, url, body, headers, client_timeout, timeout, attempt, consume
+                    session, url, body, headers, client_timeout, timeout, attempt, consume, pacing
                 )
             except _Retry as retry:
                 retry.error.attempts = attempt
@@ -208,6 +235,7 @@ class Transport:
         timeout: Timeout,
         attempt: int,
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+        pacing: Pacing | None,
     ) -> tuple[_T, ResponseInfo]:
         """One HTTP request. Failures worth retrying raise :class:`_Retry`; the response is
         released or closed before that, so nothing is held during the sleep."""
@@ -227,6 +255,8 @@ class Transport:
         except aiohttp.ClientError as exc:
             raise _Retry(connection_error(exc, url, "connecting")) from exc
         info = _info(response, url, started, attempt)
+        if pacing is not None:
+            pacing.on_response(info)
         if response.status >= 300:
             try:
                 failure = await _status_error(response, info)

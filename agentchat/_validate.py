@@ -19,7 +19,14 @@ from ._errors import InvalidRequestError
 from ._json import dumps
 from ._models._base import Model
 
-__all__ = ["REASONING_EFFORTS", "RETRIEVAL_METHODS", "ROLES", "check_body", "check_json"]
+__all__ = [
+    "CHECKED_FIELDS",
+    "REASONING_EFFORTS",
+    "RETRIEVAL_METHODS",
+    "ROLES",
+    "check_body",
+    "check_json",
+]
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
@@ -310,6 +317,10 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "include_guardrails_info": _bool,
     "provide_citations": _bool,
 }
+
+
+#: The request fields create() takes (and checks).
+CHECKED_FIELDS = frozenset(_CHECKS)
 
 
 def check_body(body: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ TYPE_RENAMES = {
     "Awaitable": "Callable",
 }
 SYNC_TYPING = {
+    "AbstractContextManager": "contextlib",
     "Iterator": "collections.abc",
     "Iterable": "collections.abc",
     "Generator": "collections.abc",
@@ -296,9 +297,15 @@ class Generator:
         )
         body.extend(self.attribute_properties(node, {attr for attr, _ in resources}))
         body.append(_parse_stmt("def __repr__(self) -> str:\n    return f'<sync {self._async!r}>'"))
+        enters = [
+            n for n in node.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "__aenter__"
+        ]
+        trivial_enter = not enters or _is_trivial_enter(enters[0])
+        if not trivial_enter:
+            body.append(_parse_stmt("_context: AbstractContextManager[Any]"))
         for item in node.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                body.extend(self.method(item, is_root, methods))
+                body.extend(self.method(item, is_root, methods, trivial_enter))
         return _new_node(
             ast.ClassDef,
             name=sync_name(node.name),
@@ -378,7 +385,11 @@ class Generator:
         return source
 
     def method(
-        self, node: ast.FunctionDef | ast.AsyncFunctionDef, is_root: bool, methods: set[str]
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        is_root: bool,
+        methods: set[str],
+        trivial_enter: bool = True,
     ) -> list[ast.stmt]:
         name = node.name
         decorators = [d.id for d in node.decorator_list if isinstance(d, ast.Name)]
@@ -412,6 +423,16 @@ class Generator:
             return [self.function(node, new_name, [_parse_stmt("self._portal.close()")])]
         if is_root and name == "__aexit__":
             return [self.function(node, new_name, [_parse_stmt("self.close()")])]
+        if name == "__aexit__" and not trivial_enter:
+            exit_call = "self._context.__exit__(exc_type, exc, tb)"
+            positional, _ = self.forward(node.args)
+            args = ", ".join(ast.unparse(a) for a in positional)
+            exit_call = f"self._context.__exit__({args})"
+            return [
+                self.function(
+                    node, new_name, self.wrap_result(_parse_expr(exit_call), node.returns)
+                )
+            ]
         if isinstance(node, ast.AsyncFunctionDef) and _is_generator(node):
             body = [_Unasync(self.async_names).visit(copy.deepcopy(stmt)) for stmt in node.body]
             if ast.get_docstring(node, clean=False):
@@ -424,16 +445,14 @@ class Generator:
         return [self.function(node, new_name, body)]
 
     def enter(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.FunctionDef:
-        trivial = [
-            s
-            for s in node.body
-            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
-        ]
-        if len(trivial) == 1 and ast.unparse(trivial[0]) == "return self":
+        """``return self`` for an ``__aenter__`` that only returns self; otherwise enter the
+        async context manager in one task of the loop, which also exits it (a task group or
+        cancel scope must be left by the task that entered it)."""
+        if _is_trivial_enter(node):
             body = [_parse_stmt("return self")]
         else:
             body = [
-                _parse_stmt("self._portal.call(lambda: self._async.__aenter__())"),
+                _parse_stmt("self._context = self._portal.enter_context(self._async)"),
                 _parse_stmt("return self"),
             ]
         return self.function(node, "__enter__", body)
@@ -533,6 +552,14 @@ def _relative(module: str) -> str:
     if module.startswith("agentchat."):
         return ".." + module[len("agentchat.") :]
     return module
+
+
+def _is_trivial_enter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """An ``__aenter__`` whose body (docstring aside) is ``return self``."""
+    code = [
+        s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+    return len(code) == 1 and ast.unparse(code[0]) == "return self"
 
 
 def _assigned_self_attribute(stmt: ast.AST) -> ast.Attribute | None:

@@ -61,7 +61,7 @@ async def test_stream_yields_typed_chunks_and_adds_up_to_the_answer(
         assert stream.response.status == 200
         assert stream.response.request_id == "req-1"
         assert stream.response.content_type == "text/event-stream"
-        assert stream.response.rate_limit.limit == 250
+        assert stream.response.rate_limit.limit == 100_000
         chunks = [chunk async for chunk in stream]
         final = await stream.get_final_completion()
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import aiohttp
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .._client import AsyncAgentClient
+    from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
 
 __all__ = ["AsyncCompletions", "parse_completion"]
 
@@ -176,6 +177,76 @@ class AsyncCompletions:
             consume=open_stream,
         )
         return stream_result
+
+    def create_many(
+        self,
+        requests: RequestsInput,
+        *,
+        max_concurrency: int = 16,
+        ordered: bool = True,
+        fail_fast: bool = False,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        adaptive: bool = True,
+        keep_chunks: bool = False,
+        max_buffered: int | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> AsyncFanOut:
+        """Run many requests with bounded, paced concurrency; one :class:`~agentchat.Outcome`
+        per input::
+
+            async with client.agent.chat.completions.create_many(requests) as results:
+                async for outcome in results:
+                    ...
+
+        ``requests`` is any iterable or async iterable (read lazily) of ``create()`` keyword
+        dicts, or :class:`~agentchat.Request` objects carrying an id. Outcomes come in input
+        order, or as they complete with ``ordered=False``; each says its input's ``index``
+        and ``id``. Concurrency starts at ``max_concurrency`` and adapts to the server (halved
+        on a 429, which also pauses every worker for its ``Retry-After``; grown back on
+        success); ``requests_per_minute`` and ``tokens_per_minute`` cap it further. A failed
+        input is an outcome with its ``error`` (after the usual retries), unless
+        ``fail_fast=True``, which stops everything and raises the first error. Streamed
+        requests are accumulated (``keep_chunks=True`` keeps their chunks too).
+        ``on_progress`` is called with a :class:`~agentchat.Progress` after each outcome.
+        """
+        from .._fanout import AsyncFanOut  # anyio's task machinery loads only when used
+
+        return AsyncFanOut(
+            self,
+            requests,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+            fail_fast=fail_fast,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            adaptive=adaptive,
+            keep_chunks=keep_chunks,
+            max_buffered=max_buffered,
+            on_progress=on_progress,
+        )
+
+    async def create_all(
+        self,
+        requests: RequestsInput,
+        *,
+        max_concurrency: int = 16,
+        fail_fast: bool = False,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> list[Outcome]:
+        """Run every request (as :meth:`create_many` does) and return all the outcomes, in
+        input order. For inputs that fit in memory; stream the rest with ``create_many``."""
+        async with self.create_many(
+            requests,
+            max_concurrency=max_concurrency,
+            fail_fast=fail_fast,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            on_progress=on_progress,
+        ) as results:
+            return [outcome async for outcome in results]
 
 
 async def _open_stream(

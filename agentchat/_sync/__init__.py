@@ -1,5 +1,5 @@
 """The sync facade, generated from the async core by ``scripts/generate_sync.py``."""
 
-from ._client import Agent, AgentClient, Chat, Completions, Stream
+from ._client import Agent, AgentClient, Chat, Completions, FanOut, Stream
 
-__all__ = ["Agent", "AgentClient", "Chat", "Completions", "Stream"]
+__all__ = ["Agent", "AgentClient", "Chat", "Completions", "FanOut", "Stream"]

@@ -5,14 +5,17 @@ client (see ``agentchat/_portal.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .._client import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RETRIES, AsyncAgentClient
+from .._fanout import AsyncFanOut, Outcome, Progress
 from .._models._chunk import ChatCompletionChunk
 from .._models._completion import ChatCompletion
 from .._models._options import StreamOptions
+from .._pacing import Pacer
 from .._params import (
     CompletionCreateParams,
     KBFilterParam,
@@ -32,7 +35,9 @@ from .._timeouts import DEFAULT_TIMEOUT, Timeout
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Agent", "AgentClient", "Chat", "Completions", "Stream"]
+    from .._fanout import RequestsInput
+
+__all__ = ["Agent", "AgentClient", "Chat", "Completions", "FanOut", "Stream"]
 
 
 class AgentClient:
@@ -269,6 +274,143 @@ class Completions:
         if isinstance(result, AsyncStream):
             return Stream(result, self._portal)
         return result
+
+    def create_many(
+        self,
+        requests: RequestsInput,
+        *,
+        max_concurrency: int = 16,
+        ordered: bool = True,
+        fail_fast: bool = False,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        adaptive: bool = True,
+        keep_chunks: bool = False,
+        max_buffered: int | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> FanOut:
+        """Run many requests with bounded, paced concurrency; one :class:`~agentchat.Outcome`
+        per input::
+
+            with client.agent.chat.completions.create_many(requests) as results:
+                for outcome in results:
+                    ...
+
+        ``requests`` is any iterable or async iterable (read lazily) of ``create()`` keyword
+        dicts, or :class:`~agentchat.Request` objects carrying an id. Outcomes come in input
+        order, or as they complete with ``ordered=False``; each says its input's ``index``
+        and ``id``. Concurrency starts at ``max_concurrency`` and adapts to the server (halved
+        on a 429, which also pauses every worker for its ``Retry-After``; grown back on
+        success); ``requests_per_minute`` and ``tokens_per_minute`` cap it further. A failed
+        input is an outcome with its ``error`` (after the usual retries), unless
+        ``fail_fast=True``, which stops everything and raises the first error. Streamed
+        requests are accumulated (``keep_chunks=True`` keeps their chunks too).
+        ``on_progress`` is called with a :class:`~agentchat.Progress` after each outcome.
+        """
+        result = self._portal.call_sync(
+            lambda: self._async.create_many(
+                requests,
+                max_concurrency=max_concurrency,
+                ordered=ordered,
+                fail_fast=fail_fast,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+                adaptive=adaptive,
+                keep_chunks=keep_chunks,
+                max_buffered=max_buffered,
+                on_progress=on_progress,
+            )
+        )
+        if isinstance(result, AsyncFanOut):
+            return FanOut(result, self._portal)
+        return result
+
+    def create_all(
+        self,
+        requests: RequestsInput,
+        *,
+        max_concurrency: int = 16,
+        fail_fast: bool = False,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> list[Outcome]:
+        """Run every request (as :meth:`create_many` does) and return all the outcomes, in
+        input order. For inputs that fit in memory; stream the rest with ``create_many``."""
+        return self._portal.call(
+            lambda: self._async.create_all(
+                requests,
+                max_concurrency=max_concurrency,
+                fail_fast=fail_fast,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+                on_progress=on_progress,
+            )
+        )
+
+
+class FanOut:
+    """A running fan-out: an async context manager and an async iterator of
+    :class:`Outcome` (see the module docstring). Made by ``completions.create_many()``."""
+
+    def __init__(self, wrapped: AsyncFanOut, portal: LoopThread) -> None:
+        """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
+        self._async = wrapped
+        self._portal = portal
+
+    @property
+    def pacer(self) -> Pacer:
+        return self._async.pacer
+
+    def __repr__(self) -> str:
+        return f"<sync {self._async!r}>"
+
+    _context: AbstractContextManager[Any]
+
+    def __enter__(self) -> FanOut:
+        self._context = self._portal.enter_context(self._async)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return self._context.__exit__(exc_type, exc, tb)
+
+    def close(self) -> None:
+        """Stop: cancel the requests in flight and close their connections."""
+        self._portal.call(lambda: self._async.aclose())
+
+    @property
+    def closed(self) -> bool:
+        """True once every outcome has been handed out, or the fan-out was stopped."""
+        return self._async.closed
+
+    def __iter__(self) -> Iterator[Outcome]:
+        """Iterate in batches: one loop round trip per network read, not per item.
+
+        Leaving the loop early (``break``, an exception) closes the stream.
+        """
+        try:
+            while True:
+                batch = self.next_batch()
+                if not batch:
+                    return
+                yield from batch
+        finally:
+            if not self.closed:
+                self.close()
+
+    def next_batch(self) -> list[Outcome]:
+        """The outcomes ready now (at least one), or ``[]`` when every input has one."""
+        return self._portal.call(lambda: self._async.next_batch())
+
+    @property
+    def progress(self) -> Progress:
+        """The counts so far."""
+        return self._async.progress
 
 
 class Stream:

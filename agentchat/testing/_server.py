@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import queue
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
@@ -40,6 +42,8 @@ class RecordedRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
+    #: When it arrived (``time.monotonic()``).
+    received_at: float = 0.0
 
     def json(self) -> Any:
         """The body decoded as JSON."""
@@ -143,10 +147,15 @@ class FakeAgentServer:
                 completion = await client.agent.chat.completions.create(...)
             assert server.requests[0].json()["model"] == ...
 
-    ``token`` is the access key it accepts. ``rate_limit`` is the requests-per-minute limit
-    its ``ratelimit-*`` headers advertise (it does not enforce it). ``stream_delay`` is the
-    pause between streamed chunks (for demos). ``keepalive_timeout`` is how long an idle
-    keep-alive connection stays open before the server closes it.
+    ``token`` is the access key it accepts. ``rate_limit`` requests per ``rate_window``
+    seconds (100,000 a minute by default, not to slow tests down) is the limit its
+    ``ratelimit-limit``, ``ratelimit-remaining`` and ``ratelimit-reset`` headers advertise,
+    counted in fixed windows;
+    with ``enforce_rate_limit`` a request over it gets a 429 with ``Retry-After`` until the
+    window resets. ``stream_delay`` is the pause between streamed chunks (for demos), and
+    ``response_delay`` the wait before each default answer (to make a batch take time).
+    ``keepalive_timeout`` is how long an idle keep-alive connection stays open before the
+    server closes it.
     """
 
     def __init__(
@@ -156,20 +165,28 @@ class FakeAgentServer:
         model: str = "fake-agent",
         host: str = "127.0.0.1",
         port: int = 0,
-        rate_limit: int = 250,
+        rate_limit: int = 100_000,
+        rate_window: float = 60.0,
+        enforce_rate_limit: bool = False,
         stream_delay: float = 0.0,
+        response_delay: float = 0.0,
         keepalive_timeout: float = 75.0,
     ) -> None:
         self.token = token
         self.stream_delay = stream_delay
+        self.response_delay = response_delay
         self.model = model
         self.host = host
         self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.enforce_rate_limit = enforce_rate_limit
+        self._window_start = time.time()
+        self._window_count = 0
         self.requests: list[RecordedRequest] = []
         #: Every request with the status it was answered with (0: dropped without answer).
         self.answered: list[tuple[RecordedRequest, int]] = []
         self.keepalive_timeout = keepalive_timeout
-        self._chaos: tuple[float, int, dict[str, str], random.Random] | None = None
+        self._chaos: list[tuple[float, int, dict[str, str], random.Random]] = []
         self._port = port
         self._script: deque[ScriptedResponse | ScriptedStream] = deque()
         self._ids = itertools.count(1)
@@ -305,11 +322,12 @@ class FakeAgentServer:
         seed: int = 0,
     ) -> None:
         """From now on, answer a ``rate`` share of requests (chosen by a seeded random
-        generator, so runs repeat) with ``status``; ``rate=0`` turns this off."""
+        generator, so runs repeat) with ``status``. Calls add up (10% 503s and 2% 429s are
+        two calls); ``rate=0`` removes them all."""
         if rate <= 0:
-            self._chaos = None
+            self._chaos.clear()
         else:
-            self._chaos = (rate, status, dict(headers or {}), random.Random(seed))
+            self._chaos.append((rate, status, dict(headers or {}), random.Random(seed)))
 
     def stream(self, **options: Any) -> None:
         """Answer the next request with a :class:`ScriptedStream` made of ``options``."""
@@ -351,6 +369,7 @@ class FakeAgentServer:
             query=dict(request.query),
             headers=dict(request.headers),
             body=body,
+            received_at=time.monotonic(),
         )
         self.requests.append(recorded)
         number = next(self._ids)
@@ -362,17 +381,20 @@ class FakeAgentServer:
 
     async def _answer(self, request: web.Request, body: bytes, number: int) -> web.StreamResponse:
         headers = self._headers(number)
+        if "retry-after" in headers:  # over the enforced rate limit
+            return _do_error(429, "too_many_requests", "API rate limit exceeded.", headers)
         if self._script:
             scripted = self._script.popleft()
             if isinstance(scripted, ScriptedStream):
                 return await self._send_stream(request, scripted, _loads_or_empty(body), headers)
             return await scripted.send(request)
-        if self._chaos is not None:
-            rate, status, extra, chance = self._chaos
+        for rate, status, extra, chance in self._chaos:
             if chance.random() < rate:
                 return _do_error(
                     status, "unavailable", "Randomly failed (fail_randomly)", {**headers, **extra}
                 )
+        if self.response_delay and not await _pause(request, self.response_delay):
+            return web.Response(status=499)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _do_error(401, "unauthorized", "Unable to authenticate you.", headers)
         if request.query.get("agent") != "true":
@@ -473,13 +495,24 @@ class FakeAgentServer:
         return chunks
 
     def _headers(self, number: int) -> dict[str, str]:
-        used = (number - 1) % self.rate_limit
-        return {
+        """The request id and the rate-limit headers, counting this request in its window
+        (and, when the limit is enforced and exceeded, ``Retry-After`` until the reset)."""
+        now = time.time()
+        if now >= self._window_start + self.rate_window:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        reset = self._window_start + self.rate_window
+        headers = {
             "x-request-id": f"req-{number}",
             "ratelimit-limit": str(self.rate_limit),
-            "ratelimit-remaining": str(self.rate_limit - used - 1),
-            "ratelimit-reset": str(CREATED + 60),
+            "ratelimit-remaining": str(max(0, self.rate_limit - self._window_count)),
+            "ratelimit-reset": f"{reset:.3f}",
         }
+        if self.enforce_rate_limit and self._window_count > self.rate_limit:
+            wait = reset - now
+            headers["retry-after"] = str(math.ceil(wait))
+            headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+        return headers
 
     def completion(self, payload: Mapping[str, Any], number: int = 1) -> dict[str, Any]:
         """The deterministic answer to ``payload``: each choice echoes the last user message."""

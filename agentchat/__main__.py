@@ -1,0 +1,7 @@
+"""``python -m agentchat``: the command-line interface."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
