@@ -5,6 +5,7 @@ nox -s tests        the test suite (installs Prism from npm into nox's cache for
 nox -s lint         ruff check and ruff format --check
 nox -s typecheck    mypy --strict
 nox -s demo         a chat against the embedded fake agent: no account, no network
+nox -s bench        benchmarks against raw aiohttp and the openai SDK (`-- --quick`: < 2 min)
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the scripts."""
-    session.install("-e", ".[dev,speed]", "nox")
+    session.install("-e", ".[dev]", "nox")
     session.run("mypy")
 
 
@@ -81,6 +82,18 @@ def demo(session: nox.Session) -> None:
     """Chat with the embedded fake agent server."""
     session.install(".")
     session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: agentchat against raw aiohttp and the openai SDK on a local server.
+
+    ``nox -s bench -- --quick`` takes under two minutes; ``-- --help`` lists the options
+    (``--rounds``, ``--only``, ``--output-docs``, ``--profile``). Not part of the test run.
+    The openai SDK is installed here only: agentchat never depends on it.
+    """
+    session.install("-e", ".", "openai")
+    session.run("python", "-m", "bench.run", *session.posargs)
 
 
 def _install_prism(session: nox.Session) -> tuple[str, str]:

@@ -1,0 +1,152 @@
+"""agentchat's performance budget: each row a ratio between two series of the same run.
+
+Ratios, not absolute figures, so that the budget holds on any machine: raw aiohttp measured
+in the same run, interleaved with agentchat, is the yardstick (the sync facade is held to
+agentchat's own async client, import time to ``import aiohttp``). Each ratio is the median of
+the per-round ratios (:func:`bench.measure.ratio`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from .clients import AGENTCHAT, AGENTCHAT_SYNC, RAW
+from .measure import ratio as paired_ratio
+from .scenarios import ScenarioResult
+
+__all__ = ["RULES", "Rule", "Verdict", "judge"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    row: str
+    scenario: str
+    client: str  # the series held to the limit
+    against: str  # the series it is divided by
+    limit: float
+    at_most: bool  # the ratio must be <= limit (times, memory), else >= limit (rates)
+    wording: str
+
+    @property
+    def bound(self) -> str:
+        return f"{'<=' if self.at_most else '>='} {self.limit:g}x"
+
+
+RULES: Final[tuple[Rule, ...]] = (
+    Rule(
+        "non-stream latency c=1",
+        "latency",
+        AGENTCHAT,
+        RAW,
+        1.15,
+        True,
+        "<= 1.15x raw aiohttp's time",
+    ),
+    Rule(
+        "non-stream throughput c=64",
+        "throughput",
+        AGENTCHAT,
+        RAW,
+        0.85,
+        False,
+        ">= 0.85x raw aiohttp's req/s",
+    ),
+    Rule(
+        "stream chunks/s, 1 x 20k, as typed attrs chunks",
+        "stream",
+        AGENTCHAT,
+        RAW,
+        1.0,
+        False,
+        ">= 1.0x raw aiohttp + json.loads dicts",
+    ),
+    Rule(
+        "stream chunks/s, 64 x 500, as typed attrs chunks",
+        "streams64",
+        AGENTCHAT,
+        RAW,
+        1.0,
+        False,
+        ">= 1.0x raw aiohttp + json.loads dicts",
+    ),
+    Rule(
+        "sync facade: non-stream latency c=1",
+        "sync-latency",
+        AGENTCHAT_SYNC,
+        AGENTCHAT,
+        1.3,
+        True,
+        "<= 1.3x agentchat async",
+    ),
+    Rule(
+        "sync facade: stream chunks/s",
+        "sync-stream",
+        AGENTCHAT_SYNC,
+        AGENTCHAT,
+        0.7,
+        False,
+        ">= 0.7x agentchat async",
+    ),
+    Rule(
+        "peak RSS, 1,000 open streams",
+        "rss",
+        AGENTCHAT,
+        RAW,
+        1.3,
+        True,
+        "<= 1.3x raw aiohttp",
+    ),
+    Rule(
+        "import time: `import agentchat`",
+        "import",
+        "import-agentchat",
+        "import-aiohttp",
+        1.2,
+        True,
+        "<= 1.2x `import aiohttp`",
+    ),
+    Rule(
+        "import time: `from agentchat import AsyncAgentClient`",
+        "import",
+        "import-agentchat-async",
+        "import-aiohttp",
+        1.2,
+        True,
+        "<= 1.2x `import aiohttp`",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: Rule
+    ratio: float | None  # None: the scenario (or one of its series) was not run
+
+    @property
+    def passed(self) -> bool | None:
+        if self.ratio is None:
+            return None
+        if self.rule.at_most:
+            return self.ratio <= self.rule.limit
+        return self.ratio >= self.rule.limit
+
+    @property
+    def outcome(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "not run"}[self.passed]
+
+
+def judge(results: Sequence[ScenarioResult]) -> list[Verdict]:
+    """The verdict of every budget row on the results of one run."""
+    by_key = {result.key: result for result in results}
+    verdicts = []
+    for rule in RULES:
+        ratio = None
+        result = by_key.get(rule.scenario)
+        if result is not None:
+            measured = result.get(rule.client)
+            if measured is not None:
+                ratio = paired_ratio(measured, result.get(rule.against))
+        verdicts.append(Verdict(rule, ratio))
+    return verdicts

@@ -1,0 +1,45 @@
+"""Import times, each measured in a fresh interpreter.
+
+Every sample is one new ``python -c`` process that times its one import statement with
+``time.perf_counter()`` around it: the interpreter's own start-up (and ``site``) is left out,
+everything the statement pulls in is counted. ``import agentchat`` is cheap by design (names
+are imported on first use); ``from agentchat import AsyncAgentClient`` is what a program
+actually pays, aiohttp included.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final
+
+__all__ = ["STATEMENTS", "import_ms"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (key, statement, the module that must be installed for it)
+STATEMENTS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("import-aiohttp", "import aiohttp", "aiohttp"),
+    ("import-openai", "import openai", "openai"),
+    ("import-agentchat", "import agentchat", "agentchat"),
+    ("import-agentchat-async", "from agentchat import AsyncAgentClient", "agentchat"),
+    ("import-agentchat-sync", "from agentchat import AgentClient", "agentchat"),
+)
+
+_PROGRAM = "import time\n_t = time.perf_counter()\n{statement}\nprint(time.perf_counter() - _t)\n"
+
+
+def import_ms(statement: str) -> float:
+    """Milliseconds that ``statement`` takes in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROGRAM.format(statement=statement)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        timeout=120,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1]) * 1e3

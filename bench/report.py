@@ -1,0 +1,414 @@
+"""The results as a markdown table and a JSON file, and the ``docs/benchmarks.md`` page.
+
+Every figure is a median over interleaved rounds, shown with its ratio to raw aiohttp
+measured in the same run (and, in scenarios that have it, to agentchat's async client), how
+much the rounds spread, and how busy the server was meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from .budget import Verdict
+from .measure import CLIENT_WAIT, SERVER_WAIT, Series, ratio
+from .scenarios import ScenarioResult, Settings
+
+__all__ = [
+    "SERVER_BUSY",
+    "RunInfo",
+    "budget_table",
+    "docs_page",
+    "results_json",
+    "results_markdown",
+    "results_table",
+    "write_outputs",
+]
+
+#: Server CPU use from which a figure is flagged: the server may have set the pace.
+SERVER_BUSY: Final = 0.8
+#: The share of a client's (or the server's) time spent waiting for a CPU from which a
+#: figure is flagged: another process on the machine disturbed it.
+DISTURBED: Final = 0.1
+
+RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
+DOCS_PAGE: Final = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+@dataclass
+class RunInfo:
+    mode: str  # "quick" or "full" (with any --rounds)
+    settings: Settings
+    machine: dict[str, object]
+    client_pinned: bool
+    server_pinned: bool
+    started: str  # ISO 8601, UTC
+    seconds: float
+    command: str
+    #: Digests of agentchat's sources at the start and at the end of the run.
+    sources: tuple[str | None, str | None] = (None, None)
+
+    @property
+    def sources_changed(self) -> bool:
+        return self.sources[0] != self.sources[1]
+
+
+def _number(value: float, unit: str) -> str:
+    if unit in ("req/s", "chunks/s"):
+        return f"{value:,.0f}"
+    if unit == "MiB":
+        return f"{value:.1f}"
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def _times(ratio: float | None) -> str:
+    return "" if ratio is None else f"{ratio:.2f}x"
+
+
+def _cpu(series: Series) -> str:
+    load = series.server_cpu
+    if load is None:
+        return "-"
+    return f"{load:.0%}" + (" (!)" if load >= SERVER_BUSY else "")
+
+
+def _waits(series: Series) -> str:
+    client, server = series.share(CLIENT_WAIT), series.share(SERVER_WAIT)
+    if client is None and server is None:
+        return "-"
+    shown = " / ".join("-" if w is None else f"{w:.0%}" for w in (client, server))
+    disturbed = any(w is not None and w >= DISTURBED for w in (client, server))
+    return shown + (" (!)" if disturbed else "")
+
+
+def results_table(results: Sequence[ScenarioResult]) -> str:
+    """One row per client and scenario: median, ratios, spread, server CPU, CPU waits."""
+    lines = [
+        "| scenario | client | median | vs raw aiohttp | vs agentchat async | spread "
+        "| server CPU | waited for a CPU (client / server) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        baseline = result.get(result.baseline)
+        reference = result.get(result.reference) if result.reference else None
+        for index, series in enumerate(result.series):
+            title = result.title if index == 0 else ""
+            versus_reference = "" if series is reference else _times(ratio(series, reference))
+            lines.append(
+                f"| {title} | {series.label} | {_number(series.median, result.unit)} "
+                f"{result.unit} | {_times(ratio(series, baseline))} | {versus_reference} "
+                f"| {series.spread:.0%} | {_cpu(series)} | {_waits(series)} |"
+            )
+    return "\n".join(lines)
+
+
+def details_table(results: Sequence[ScenarioResult]) -> str:
+    """The RSS scenario's other figures, when it ran."""
+    result = next((r for r in results if r.key == "rss"), None)
+    if result is None:
+        return ""
+    lines = [
+        "| client | peak RSS | RSS before the streams | per stream | time to open them all |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for series in result.series:
+        before = series.detail("before_mib")
+        per_stream = series.detail("per_stream_kib")
+        seconds = series.detail("open_seconds")
+        lines.append(
+            f"| {series.label} | {series.median:.1f} MiB "
+            f"| {'' if before is None else f'{before:.1f} MiB'} "
+            f"| {'' if per_stream is None else f'{per_stream:.1f} KiB'} "
+            f"| {'' if seconds is None else f'{seconds:.2f} s'} |"
+        )
+    return "\n".join(lines)
+
+
+def budget_table(verdicts: Sequence[Verdict]) -> str:
+    lines = ["| budget row | measured | budget | result |", "|---|---:|---|---|"]
+    for verdict in verdicts:
+        lines.append(
+            f"| {verdict.rule.row} | {_times(verdict.ratio) or '-'} | {verdict.rule.wording} "
+            f"| {verdict.outcome} |"
+        )
+    return "\n".join(lines)
+
+
+def _workloads(results: Sequence[ScenarioResult]) -> str:
+    return "\n".join(f"- **{r.title}**: {r.workload} ({r.seconds:.0f} s)." for r in results)
+
+
+def _busy_note(results: Sequence[ScenarioResult]) -> str:
+    busy = [
+        f"{r.title} ({s.label}, {s.server_cpu:.0%})"
+        for r in results
+        for s in r.series
+        if s.server_cpu is not None and s.server_cpu >= SERVER_BUSY
+    ]
+    if not busy:
+        return (
+            f"The server stayed under {SERVER_BUSY:.0%} of its CPU in every scenario: the "
+            "clients, not the server, set the pace."
+        )
+    return (
+        f"(!) The server used {SERVER_BUSY:.0%} or more of its CPU in: {'; '.join(busy)}. "
+        "There it may have set the pace, and the ratios understate the differences."
+    )
+
+
+def _disturbed_note(results: Sequence[ScenarioResult]) -> str:
+    disturbed = sorted(
+        {
+            r.title
+            for r in results
+            for s in r.series
+            for w in (s.share(CLIENT_WAIT), s.share(SERVER_WAIT))
+            if w is not None and w >= DISTURBED
+        }
+    )
+    if not disturbed:
+        return (
+            "Neither the clients nor the server waited for a CPU for more than "
+            f"{DISTURBED:.0%} of any figure's time: no other process got in the way."
+        )
+    return (
+        f"(!) The client or the server waited for its CPU {DISTURBED:.0%} of the time or more "
+        f"in: {'; '.join(disturbed)}. Another process on the machine had that CPU (or, for "
+        "a sync client alone, its own event-loop thread, which shares CPU 1 with the "
+        "caller). Such figures are noisier; the interleaving spreads a disturbance over all "
+        "clients, but re-run before trusting a close call there."
+    )
+
+
+def _machine_lines(info: RunInfo) -> str:
+    machine = info.machine
+    libraries = machine.get("libraries")
+    versions = (
+        ", ".join(f"{name} {version}" for name, version in libraries.items())
+        if isinstance(libraries, dict)
+        else ""
+    )
+    pinning = (
+        "server pinned to CPU 0, clients to CPU 1"
+        if info.client_pinned and info.server_pinned
+        else "not pinned (the OS did not allow it)"
+    )
+    return "\n".join(
+        [
+            f"- CPUs: {machine.get('nproc')} (`nproc`), {machine.get('cpu_model')}; {pinning}",
+            f"- {machine.get('python')} on {machine.get('os')}",
+            f"- libraries: {versions}",
+            f"- run: `{info.command}` ({info.mode}), {info.started}, took {info.seconds:.0f} s",
+            f"- agentchat sources: {info.sources[0]}"
+            + (
+                f" at the start, {info.sources[1]} at the end: (!) they changed during the run, "
+                "so its figures mix two versions of the library"
+                if info.sources_changed
+                else " (unchanged during the run)"
+            ),
+        ]
+    )
+
+
+def results_markdown(
+    info: RunInfo,
+    results: Sequence[ScenarioResult],
+    verdicts: Sequence[Verdict],
+    level: int = 2,
+) -> str:
+    """The results section: machine, table, server note, RSS details, workloads, budget,
+    under headings of ``level``."""
+    heading = "#" * level
+    parts = [
+        f"{heading} Machine",
+        _machine_lines(info),
+        f"{heading} Results",
+        "Medians of interleaved rounds. *vs raw aiohttp*: the median over rounds of the "
+        "figure divided by raw aiohttp's in the same round (for times and memory lower is "
+        "better, for rates higher); *vs agentchat async* likewise. *spread*: (max - min) / "
+        "median of the rounds. *server CPU*: the server process's CPU time over the wall "
+        "time of that client's rounds. *waited for a CPU*: "
+        "the time the client's threads and the server's spent ready to run while something "
+        "else had their CPU (`run_delay` in `/proc/<pid>/task/*/schedstat`), over the same "
+        "wall time. A quick run (3 rounds) is a smoke test: trust the full run's ratios.",
+        results_table(results),
+        _busy_note(results),
+        _disturbed_note(results),
+    ]
+    details = details_table(results)
+    if details:
+        parts += ["Peak RSS in detail (medians):", details]
+    parts += ["What each round does:", _workloads(results)]
+    parts += [f"{heading} Budget", budget_table(verdicts)]
+    return "\n\n".join(parts) + "\n"
+
+
+def results_json(
+    info: RunInfo, results: Sequence[ScenarioResult], verdicts: Sequence[Verdict]
+) -> dict[str, Any]:
+    scenarios = []
+    for result in results:
+        baseline = result.get(result.baseline)
+        reference = result.get(result.reference) if result.reference else None
+        scenarios.append(
+            {
+                "key": result.key,
+                "title": result.title,
+                "unit": result.unit,
+                "higher_is_better": result.higher_is_better,
+                "workload": result.workload,
+                "seconds": round(result.seconds, 2),
+                "baseline": result.baseline,
+                "reference": result.reference,
+                "results": [
+                    {
+                        "client": s.client,
+                        "label": s.label,
+                        "median": s.median,
+                        "samples": s.values,
+                        "spread": s.spread,
+                        "ratio_to_baseline": ratio(s, baseline),
+                        "ratio_to_reference": ratio(s, reference),
+                        "ratio_of_medians_to_baseline": (
+                            s.median / baseline.median if baseline and baseline.median else None
+                        ),
+                        "server_cpu": s.server_cpu,
+                        "client_waited": s.share(CLIENT_WAIT),
+                        "server_waited": s.share(SERVER_WAIT),
+                        "wall_seconds": round(s.wall_seconds, 3),
+                        "details": {name: s.detail(name) for name in s.details},
+                    }
+                    for s in result.series
+                ],
+            }
+        )
+    return {
+        "started": info.started,
+        "seconds": round(info.seconds, 1),
+        "mode": info.mode,
+        "command": info.command,
+        "settings": asdict(info.settings),
+        "machine": info.machine,
+        "pinned": {"client": info.client_pinned, "server": info.server_pinned},
+        "agentchat_sources": {
+            "start": info.sources[0],
+            "end": info.sources[1],
+            "changed": info.sources_changed,
+        },
+        "scenarios": scenarios,
+        "budget": [
+            {
+                "row": v.rule.row,
+                "scenario": v.rule.scenario,
+                "client": v.rule.client,
+                "against": v.rule.against,
+                "bound": v.rule.bound,
+                "ratio": v.ratio,
+                "passed": v.passed,
+            }
+            for v in verdicts
+        ],
+    }
+
+
+_DOCS_INTRO = """\
+# Benchmarks
+
+How agentchat compares with **raw aiohttp** (a hand-written `aiohttp` loop: the floor for a
+Python client) and the official **`openai` SDK**, async and sync, all talking to one local
+OpenAI-compatible server. The suite lives in [`bench/`](../bench/); it is not part of the
+test run, and this page is written by it.
+
+```bash
+nox -s bench                          # the full run (about 8 minutes on 2 cores)
+nox -s bench -- --quick               # fewer rounds and calls: under two minutes
+nox -s bench -- --only stream,rss     # some scenarios only; also --rounds N
+nox -s bench -- --profile agentchat   # cProfile one client: top 10 functions by self time
+nox -s bench -- --output-docs         # also rewrite this page with the run's figures
+```
+
+Every run prints the table and writes `bench/results/latest.json` (every sample, ratio and
+server CPU figure) and `bench/results/latest.md`. The session installs agentchat (with
+orjson) and the `openai` SDK, which is never a dependency of agentchat itself.
+
+## How it measures
+
+- **The server** is an `aiohttp.web` server in its own process, pinned to CPU 0 while the
+  clients run on CPU 1 (where the OS allows pinning). Every body is encoded once at start-up:
+  the completion JSON, and each whole stream, already cut into 64 KiB writes; a request costs
+  it its HTTP parsing and a few writes. Any method and path is answered, so the openai SDK's
+  `/v1/chat/completions` and agentchat's `/api/v1/chat/completions?agent=true` get the same
+  bytes. Its CPU time is read from `/proc/<pid>/stat` around every round and shown beside
+  each figure as a share of one CPU: a figure taken while the server was busy 80% of the time
+  or more is flagged `(!)`, since there the server may have set the pace.
+- **The clients** run side by side in one process, in interleaved rounds (A B C A B C ...),
+  so a slow spell of the machine touches all of them; each client's first round warms it up
+  and is not counted; figures are medians over rounds. A ratio is the median of the per-round
+  ratios (each client against raw aiohttp's round just before it), so that a change of the
+  machine's speed during the run cancels out; the JSON also has the ratio of the medians.
+  Plain calls parse the answer (a dict for raw aiohttp, pydantic models for openai, attrs
+  classes for agentchat) and streams parse every chunk likewise. Raw aiohttp uses the
+  standard library's `json.loads`; *raw aiohttp + orjson* shows that floor with the JSON
+  decoder agentchat uses (orjson, where it is installed).
+- **Bounded rounds**: every round stops at its count of calls or chunks, or after a time
+  limit (0.5 s quick, 3 s full) with the rate of what it did by then. Only the openai SDK is
+  slow enough to hit the limit; its stream figures then come from part of a stream.
+- **Garbage collection**: the libraries are imported and `gc.freeze()` is called before the
+  first round, and a `gc.collect()` runs before every round, outside the timing.
+- **Sync clients** are not run at concurrency 64: 64 threads would measure the GIL and thread
+  switching more than the library. Their sequential and streaming figures have scenarios of
+  their own, beside agentchat's async client. The sync facade's event-loop thread runs on the
+  same CPU as its caller, as every client thread here does.
+- **Peak RSS** is `ru_maxrss` of a fresh process per client that opens 1,000 streams at once
+  (the sync clients: one after another, all kept open) and reads it once every stream has its
+  first chunk; the server sends each stream one chunk and then stalls until the client
+  closes. The measuring process is forked from a fresh interpreter, because Linux carries
+  `ru_maxrss` across `exec` and a child of the large runner would report the runner's peak;
+  `/proc/self/status`'s `VmHWM` is recorded beside it in the JSON as a check.
+- **Import time** is `time.perf_counter()` around the one statement in a fresh interpreter,
+  with bytecode caches written (as from an installed wheel), interpreter start-up excluded.
+- **Decoding in memory** replays the 20,000-chunk stream from memory in 64 KiB reads, with no
+  socket: the parsing cost alone (raw line splitting and `json.loads`, against agentchat's
+  SSE decoder, attrs chunks and accumulation of the final completion).
+
+- **Disturbances**: the time the client's and the server's threads spent ready to run while
+  something else had their CPU (`run_delay` in `/proc/<pid>/task/*/schedstat`) is shown
+  beside each figure and flagged `(!)` from 10% of its time. On a quiet machine it is near 0;
+  for the sync clients it includes their own event-loop thread, which shares CPU 1 with the
+  caller.
+
+The machine is shared and small (2 cores); the spread column says how much the rounds of
+each figure disagreed. A quick run (3 rounds) is a smoke test that can miss a budget row by
+noise alone; the full run's ratios are the ones to hold the budget to, and a close call
+deserves a second run.
+
+"""
+
+
+def docs_page(info: RunInfo, results: Sequence[ScenarioResult], verdicts: Sequence[Verdict]) -> str:
+    figures = results_markdown(info, results, verdicts, level=3)
+    return _DOCS_INTRO + "## The latest figures\n\n" + figures
+
+
+def write_outputs(
+    info: RunInfo,
+    results: Sequence[ScenarioResult],
+    verdicts: Sequence[Verdict],
+    *,
+    results_dir: Path = RESULTS_DIR,
+    docs: bool = False,
+) -> list[Path]:
+    """Write ``latest.json`` and ``latest.md`` (and the docs page); return the paths."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    written = [results_dir / "latest.json", results_dir / "latest.md"]
+    written[0].write_text(json.dumps(results_json(info, results, verdicts), indent=2) + "\n")
+    written[1].write_text(
+        "# agentchat benchmarks: latest run\n\n" + results_markdown(info, results, verdicts)
+    )
+    if docs:
+        DOCS_PAGE.write_text(docs_page(info, results, verdicts))
+        written.append(DOCS_PAGE)
+    return written
