@@ -94,7 +94,9 @@ class AsyncStream:
         self._total = timeout.total
         self._deadline = deadline  # loop time by which the whole call must be done
         self._loop = asyncio.get_running_loop()
-        self._wait_started: float | None = None
+        self._wait_started: float | None = None  # when the wait for the next event began
+        self._last_data = self._loop.time()  # when bytes last arrived (headers count)
+        self._bound = "idle"  # which limit the current read waits for
         self._finished = response is None  # [DONE] seen (or nothing to read)
         self._closed = False  # the connection was dropped before [DONE]
         self._chunks = 0
@@ -188,31 +190,29 @@ class AsyncStream:
         return []
 
     async def _read(self) -> bytes:
+        """The next bytes of the body; bounded by the read timeout (no bytes at all), the
+        idle timeout (no event: heartbeats do not count) and the call's deadline, with one
+        timer for whichever comes first."""
         assert self._raw is not None
         content = self._raw.content
-        idle, deadline = self._idle, self._deadline
+        now = self._loop.time()
+        if self._wait_started is None:
+            self._wait_started = now
+        limits = []
+        if self._idle is not None:
+            limits.append((self._wait_started + self._idle, "idle"))
+        if self._read_timeout is not None:
+            limits.append((self._last_data + self._read_timeout, "read"))
+        if self._deadline is not None:
+            limits.append((self._deadline, "total"))
         try:
-            if idle is None and deadline is None:
-                return await content.readany()
-            now = self._loop.time()
-            if self._wait_started is None:
-                self._wait_started = now
-            limit = self._wait_started + idle if idle is not None else None
-            if deadline is not None and (limit is None or deadline < limit):
-                limit = deadline
-            assert limit is not None
-            if limit <= now:
-                raise TimeoutError
-            return await _read_within(content, limit - now)
-        except aiohttp.ServerTimeoutError as exc:
-            self._fail(
-                APITimeoutError(
-                    f"No data for {self._read_timeout:g} s (read timeout) after "
-                    f"{self._chunks} chunks of the stream",
-                    attempts=self.response.attempts,
-                ),
-                exc,
-            )
+            if not limits:
+                data = await content.readany()
+            else:
+                limit, self._bound = min(limits)
+                if limit <= now:
+                    raise TimeoutError
+                data = await _read_within(content, limit - now)
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, RuntimeError) as exc:
             # aiohttp raises a bare RuntimeError("Connection closed.") when the session or the
             # connection went away under the reader (the client was closed mid-stream).
@@ -227,11 +227,14 @@ class AsyncStream:
             )
         except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct types before 3.11
             self._fail(self._timeout_error(), exc)
+        self._last_data = self._loop.time()
+        return data
 
     def _timeout_error(self) -> APITimeoutError:
-        now = self._loop.time()
-        if self._deadline is not None and now >= self._deadline - 1e-3:
+        if self._bound == "total":
             what = f"did not finish within its total timeout of {self._total:g} s"
+        elif self._bound == "read":
+            what = f"sent no data for {self._read_timeout:g} s (read timeout)"
         else:
             what = (
                 f"sent no event for {self._idle:g} s (stream_idle timeout; heartbeats do not count)"
@@ -239,8 +242,6 @@ class AsyncStream:
         return APITimeoutError(
             f"The stream {what}, after {self._chunks} chunks", attempts=self.response.attempts
         )
-
-    # -- ending -----------------------------------------------------------------------------
 
     async def _finish(self) -> None:
         """[DONE] arrived: the answer is complete. Give the connection back to the pool once

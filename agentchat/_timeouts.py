@@ -57,10 +57,14 @@ class Timeout:
         """One number for connect, read and stream idle; no overall deadline."""
         return cls(connect=seconds, read=seconds, stream_idle=seconds)
 
-    def to_aiohttp(self) -> aiohttp.ClientTimeout:
-        """The per-request part, as aiohttp expects it (``total`` is enforced by the caller,
-        across retries)."""
-        return aiohttp.ClientTimeout(total=None, sock_connect=self.connect, sock_read=self.read)
+    def to_aiohttp(self, *, stream: bool) -> aiohttp.ClientTimeout:
+        """What aiohttp enforces: connect, and for a plain call the read timeout. A stream
+        enforces ``read`` itself, with the one timer per read that ``stream_idle`` needs
+        anyway (aiohttp re-arms a timer on every TCP read); ``total`` is enforced across
+        retries by the transport."""
+        return aiohttp.ClientTimeout(
+            total=None, sock_connect=self.connect, sock_read=None if stream else self.read
+        )
 
 
 DEFAULT_TIMEOUT = Timeout()

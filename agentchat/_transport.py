@@ -19,6 +19,7 @@ from yarl import URL
 
 from . import _json
 from ._backoff import MAX_RETRY_AFTER, backoff_delay, is_retryable_status
+from ._deadline import within
 from ._errors import (
     AgentChatError,
     APIConnectionError,
@@ -94,7 +95,7 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._timeout_cache: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._timeout_cache: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
 
     @property
     def closed(self) -> bool:
@@ -135,10 +136,10 @@ class Transport:
         if session is not None:
             await session.close()
 
-    def _aiohttp_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
-        cached = self._timeout_cache.get(timeout)
+    def _aiohttp_timeout(self, timeout: Timeout, stream: bool) -> aiohttp.ClientTimeout:
+        cached = self._timeout_cache.get((timeout, stream))
         if cached is None:
-            cached = self._timeout_cache[timeout] = timeout.to_aiohttp()
+            cached = self._timeout_cache[timeout, stream] = timeout.to_aiohttp(stream=stream)
         return cached
 
     async def fetch(
@@ -168,6 +169,7 @@ class Transport:
         timeout: Timeout,
         max_retries: int,
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+        stream: bool = False,
     ) -> tuple[_T, ResponseInfo]:
         """POST ``body`` with retries; ``consume`` turns a 2xx response into the result.
 
@@ -180,14 +182,16 @@ class Transport:
         sleep that would end after the deadline is not started: the error is raised at once.
         """
         if timeout.total is None:
-            return await self._attempts(url, body, headers, timeout, max_retries, consume, None)
+            return await self._attempts(
+                url, body, headers, timeout, max_retries, consume, stream, None
+            )
         import anyio  # only calls with an overall deadline need it: keep it off import time
 
         deadline = time.monotonic() + timeout.total
         try:
             with anyio.fail_after(timeout.total):
                 return await self._attempts(
-                    url, body, headers, timeout, max_retries, consume, deadline
+                    url, body, headers, timeout, max_retries, consume, stream, deadline
                 )
         except TimeoutError as exc:
             if isinstance(exc, APITimeoutError):
@@ -205,10 +209,13 @@ class Transport:
         timeout: Timeout,
         max_retries: int,
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+        stream: bool,
         deadline: float | None,
     ) -> tuple[_T, ResponseInfo]:
         session = self._get_session()
-        client_timeout = self._aiohttp_timeout(timeout)
+        client_timeout = self._aiohttp_timeout(timeout, stream)
+        # A stream bounds the wait for its headers itself (aiohttp's sock_read is off for it).
+        headers_wait = timeout.read if stream else None
         pacing = current_pacing.get()
         attempt = 0
         while True:
@@ -217,7 +224,16 @@ class Transport:
                 await pacing.before_send()
             try:
                 return await self._attempt(
-                    session, url, body, headers, client_timeout, timeout, attempt, consume, pacing
+                    session,
+                    url,
+                    body,
+                    headers,
+                    client_timeout,
+                    headers_wait,
+                    timeout,
+                    attempt,
+                    consume,
+                    pacing,
                 )
             except _Retry as retry:
                 retry.error.attempts = attempt
@@ -232,6 +248,7 @@ class Transport:
         body: bytes,
         headers: Mapping[str, str],
         client_timeout: aiohttp.ClientTimeout,
+        headers_wait: float | None,
         timeout: Timeout,
         attempt: int,
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
@@ -241,13 +258,14 @@ class Transport:
         released or closed before that, so nothing is held during the sleep."""
         started = time.monotonic()
         try:
-            response = await session.post(
-                url,
-                data=body,
-                headers={**headers, ATTEMPT_HEADER: str(attempt)},
-                timeout=client_timeout,
-                allow_redirects=False,
-            )
+            async with within(headers_wait):
+                response = await session.post(
+                    url,
+                    data=body,
+                    headers={**headers, ATTEMPT_HEADER: str(attempt)},
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
             connecting = isinstance(exc, _CONNECT_TIMEOUT)
             phase = "connecting" if connecting else "waiting for the response"
@@ -317,12 +335,8 @@ class Transport:
 
 
 def _info(response: aiohttp.ClientResponse, url: URL, started: float, attempt: int) -> ResponseInfo:
-    return ResponseInfo(
-        status=response.status,
-        headers=response.headers,
-        url=str(url),
-        elapsed=time.monotonic() - started,
-        attempts=attempt,
+    return ResponseInfo.of(
+        response.status, response.headers, str(url), time.monotonic() - started, attempt
     )
 
 

@@ -168,11 +168,28 @@ def _check_message(param: str, value: Any) -> dict[str, Any]:
     return message
 
 
+_ROLE_SET = frozenset(ROLES)
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content"})
+
+
 def _check_messages(param: str, value: Any) -> list[dict[str, Any]]:
     messages = _list(param, value, "messages (dicts or ChatMessage)")
     if not messages:
         raise _fail(param, value, "at least one message is required")
-    return [_check_message(f"{param}[{i}]", m) for i, m in enumerate(messages)]
+    checked = []
+    for i, message in enumerate(messages):
+        # The common message, {"role": ..., "content": "..."}, is checked without the
+        # general path (and its per-message parameter names).
+        if (
+            type(message) is dict
+            and message.keys() <= _PLAIN_MESSAGE_KEYS
+            and message.get("role") in _ROLE_SET
+            and type(message.get("content")) in (str, type(None))
+        ):
+            checked.append(message)
+        else:
+            checked.append(_check_message(f"{param}[{i}]", message))
+    return checked
 
 
 # -- tools ------------------------------------------------------------------------------------
