@@ -22,4 +22,8 @@ Modules, one concept each:
 - :mod:`bench.profiling`: an optional cProfile of one client's timed calls;
 - :mod:`bench.report`: the markdown table, the JSON file and ``docs/benchmarks.md``;
 - :mod:`bench.run`: the command line.
+
+Beside the suite, run on their own: :mod:`bench.instructions` (client instructions per call
+under callgrind, for close calls the wall clock cannot settle) and :mod:`bench.fanout`
+(``create_many`` against a hand-written ``asyncio.gather`` + semaphore, and a paced run).
 """

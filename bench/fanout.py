@@ -201,5 +201,6 @@ def main() -> None:
     finally:
         paced.close()
 
+
 if __name__ == "__main__":
     main()

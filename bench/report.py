@@ -385,6 +385,12 @@ each figure disagreed. A quick run (3 rounds) is a smoke test that can miss a bu
 noise alone; the full run's ratios are the ones to hold the budget to, and a close call
 deserves a second run.
 
+When the rounds disagree too much to settle a close call, count instructions instead:
+`python -m bench.instructions` (needs `valgrind`; about 4 minutes) runs raw aiohttp and
+agentchat's plain call under callgrind at concurrency 1 and 64 and prints the client's
+instructions per call, which repeat to within about 1% from run to run. Its latest output is
+in [`bench/results/instructions.txt`](../bench/results/instructions.txt).
+
 """
 
 
