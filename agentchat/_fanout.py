@@ -9,7 +9,8 @@
 - The input (any iterable or async iterable of ``create()`` keyword dicts, or :class:`Request`
   objects carrying an id) is read lazily, only as workers free up, so a million inputs take
   no more memory than a hundred. At most ``max_buffered`` outcomes wait (in input order, for
-  an earlier one; otherwise for the caller to read them).
+  an earlier one; otherwise for the caller to read them): by default the larger of 1,024 and
+  16 x ``max_concurrency``, so that one slow request does not stall the rest.
 - Every input ends as exactly one :class:`Outcome`: its completion, or the error that ended
   it (after the transport's retries). Nothing is dropped or run twice. ``fail_fast=True``
   stops at the first error instead and raises it.
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from ._resources._completions import AsyncCompletions
 
 __all__ = ["AsyncFanOut", "Outcome", "Progress", "Request", "RequestsInput"]
+
+#: The smallest default ``max_buffered``: outcomes that may wait in input order.
+MIN_DEFAULT_BUFFERED = 1024
 
 
 @attrs.frozen
@@ -133,7 +137,15 @@ class AsyncFanOut:
         self._fail_fast = fail_fast
         self._keep_chunks = keep_chunks
         # At most this many outcomes wait: for an earlier one (ordered), or for the caller.
-        self._window = max_buffered if max_buffered is not None else 4 * max_concurrency
+        # Generous by default: in input order, one slow or retried request holds back all
+        # that finish after it, and once this window is full every worker stops. Retries
+        # with a few backoffs take several round trips, so a window of a few round trips'
+        # worth of outcomes stalls the whole fan-out, again and again.
+        self._window = (
+            max_buffered
+            if max_buffered is not None
+            else max(MIN_DEFAULT_BUFFERED, 16 * max_concurrency)
+        )
         _positive("max_buffered", self._window)
         self._on_progress = on_progress
         self.pacer: Pacer = Pacer(

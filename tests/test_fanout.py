@@ -346,3 +346,40 @@ def test_breaking_a_sync_fan_out_stops_it() -> None:
         time.sleep(0.2)
         assert len(server.requests) == sent  # nothing more after leaving
     assert sent < 200
+
+
+class _SlowFirst(_InstantCompletions):
+    """The first input takes a while (a request being retried); the others answer at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished = 0
+        self.finished_before_the_first = -1
+
+    async def create(self, **params: Any) -> ChatCompletion:
+        if params["messages"][0]["content"] == "q0":
+            await asyncio.sleep(0.3)
+            self.finished_before_the_first = self.finished
+        else:
+            await asyncio.sleep(0)
+        self.finished += 1
+        return self.completion
+
+
+@pytest.mark.parametrize(("max_buffered", "expected"), [(None, 999), (50, 49)])
+async def test_one_slow_request_holds_back_only_max_buffered_others_in_order(
+    max_buffered: int | None, expected: int
+) -> None:
+    completions = _SlowFirst()
+    fan_out = AsyncFanOut(
+        completions,  # type: ignore[arg-type]
+        (ask(f"q{i}") for i in range(1_000)),
+        max_concurrency=4,
+        max_buffered=max_buffered,
+    )
+    async with fan_out as results:
+        indexes = [outcome.index async for outcome in results]
+    assert indexes == list(range(1_000))
+    # By default the other workers went on through the whole input while q0 took its time;
+    # with a small window they stopped once that many finished outcomes were waiting for it.
+    assert completions.finished_before_the_first == expected

@@ -237,6 +237,9 @@ class AsyncCompletions:
         ``fail_fast=True``, which stops everything and raises the first error. Streamed
         requests are accumulated (``keep_chunks=True`` keeps their chunks too).
         ``on_progress`` is called with a :class:`~agentchat.Progress` after each outcome.
+        ``max_buffered`` bounds the finished outcomes held back (waiting in input order for a
+        slower one, or for you to read them): by default the larger of 1,024 and 16 x
+        ``max_concurrency``.
         """
         from .._fanout import AsyncFanOut  # anyio's task machinery loads only when used
 
