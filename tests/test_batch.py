@@ -182,6 +182,16 @@ def test_command_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert main(["batch", str(good), "-o", str(tmp_path / "d.jsonl")]) == 2
 
 
+# `python -m agentchat`, handling Ctrl-C as on a terminal even when the suite runs as a
+# background job (`nox -s tests &`, some CI runners): the shell then starts it with SIGINT
+# ignored, Python installs no KeyboardInterrupt handler, and the command rightly keeps the
+# inherited disposition.
+AGENTCHAT_WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('agentchat', run_name='__main__', alter_sys=True)"
+)
+
+
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
 def test_killed_mid_run_then_resumed_loses_and_repeats_nothing(tmp_path: Path, how: str) -> None:
     count = 300
@@ -190,7 +200,7 @@ def test_killed_mid_run_then_resumed_loses_and_repeats_nothing(tmp_path: Path, h
     with FakeAgentServer(response_delay=0.02).in_thread() as server:
         env = {**os.environ, "AGENT_ACCESS_KEY": server.token, "AGENT_ENDPOINT": server.url}
         command = [
-            sys.executable, "-m", "agentchat", "batch", str(source), "-o", str(target),
+            sys.executable, "-c", AGENTCHAT_WITH_CTRL_C, "batch", str(source), "-o", str(target),
             "--concurrency", "8", "--no-progress",
         ]  # fmt: skip
         process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)

@@ -235,8 +235,12 @@ def test_batches_cross_the_thread_boundary(server: FakeAgentServer, client: Agen
     assert calls < 100  # far fewer loop round trips than chunks
 
 
+# The child handles Ctrl-C as on a terminal even when the suite runs as a background job
+# (`nox -s tests &`, some CI runners): the shell then starts it with SIGINT ignored, and Python
+# installs no KeyboardInterrupt handler for an ignored signal.
 SCRIPT_PRELUDE = """
 import os, signal, sys, threading, time, warnings
+signal.signal(signal.SIGINT, signal.default_int_handler)
 warnings.simplefilter("error")
 from agentchat import AgentClient
 from agentchat.testing import FakeAgentServer
