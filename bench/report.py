@@ -391,6 +391,15 @@ agentchat's plain call under callgrind at concurrency 1 and 64 and prints the cl
 instructions per call, which repeat to within about 1% from run to run. Its latest output is
 in [`bench/results/instructions.txt`](../bench/results/instructions.txt).
 
+One source of noise is not the machine's. asyncio reads a socket into a fresh 256 KiB buffer
+and shrinks it to what arrived. With glibc, whether that buffer comes from the heap or from a
+new `mmap` (three system calls and a page fault per response) depends on what the process
+happened to allocate and free early. It varies from one process to the next and affects every
+aiohttp client alike; in an A/B it was worth about 20-35 µs of system time per call. A
+high-throughput process can pin the choice with `MALLOC_MMAP_THRESHOLD_=1048576
+MALLOC_TRIM_THRESHOLD_=4194304` in its environment; agentchat does not tune its host's
+allocator itself.
+
 """
 
 
