@@ -112,6 +112,63 @@ class SyncBenchClient(ABC):
 BenchClient = AsyncBenchClient | SyncBenchClient
 
 
+class _SDKAsync(AsyncBenchClient):
+    """An SDK whose ``create(..., stream=True)`` returns an async stream that is also an async
+    context manager (agentchat and openai): the calls and loops are the same for both."""
+
+    _create: Any
+
+    async def complete(self) -> object:
+        answer: object = await self._create(model=MODEL, messages=MESSAGES)
+        return answer
+
+    async def stream(self, deadline: float = math.inf) -> int:
+        count = 0
+        async with await self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+            async for _chunk in stream:
+                count += 1
+                if not count & _CHECK_EVERY and time.perf_counter() > deadline:
+                    break
+        return count
+
+    async def first_chunk(self) -> float:
+        started = time.perf_counter()
+        first = 0.0
+        async with await self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+            async for _chunk in stream:
+                if not first:
+                    first = time.perf_counter() - started
+        return first
+
+
+class _SDKSync(SyncBenchClient):
+    """The blocking twin of :class:`_SDKAsync`."""
+
+    _create: Any
+
+    def complete(self) -> object:
+        answer: object = self._create(model=MODEL, messages=MESSAGES)
+        return answer
+
+    def stream(self, deadline: float = math.inf) -> int:
+        count = 0
+        with self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+            for _chunk in stream:
+                count += 1
+                if not count & _CHECK_EVERY and time.perf_counter() > deadline:
+                    break
+        return count
+
+    def first_chunk(self) -> float:
+        started = time.perf_counter()
+        first = 0.0
+        with self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+            for _chunk in stream:
+                if not first:
+                    first = time.perf_counter() - started
+        return first
+
+
 # -- raw aiohttp ---------------------------------------------------------------------------
 
 
@@ -223,7 +280,7 @@ class RawAiohttpOrjson(RawAiohttp):
 # -- agentchat -----------------------------------------------------------------------------
 
 
-class AgentchatAsync(AsyncBenchClient):
+class AgentchatAsync(_SDKAsync):
     """``AsyncAgentClient``: ``ChatCompletion`` and ``ChatCompletionChunk`` attrs objects."""
 
     name = AGENTCHAT
@@ -241,27 +298,6 @@ class AgentchatAsync(AsyncBenchClient):
             )
         self._create = self._client.agent.chat.completions.create
 
-    async def complete(self) -> object:
-        return await self._create(model=MODEL, messages=MESSAGES)
-
-    async def stream(self, deadline: float = math.inf) -> int:
-        count = 0
-        async with await self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            async for _chunk in stream:
-                count += 1
-                if not count & _CHECK_EVERY and time.perf_counter() > deadline:
-                    break
-        return count
-
-    async def first_chunk(self) -> float:
-        started = time.perf_counter()
-        first = 0.0
-        async with await self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            async for _chunk in stream:
-                if not first:
-                    first = time.perf_counter() - started
-        return first
-
     async def hold(self) -> Callable[[], Awaitable[None]]:
         stream = await self._create(model=MODEL, messages=MESSAGES, stream=True)
         chunks = aiter(stream)
@@ -278,7 +314,7 @@ class AgentchatAsync(AsyncBenchClient):
         await self._client.aclose()
 
 
-class AgentchatSync(SyncBenchClient):
+class AgentchatSync(_SDKSync):
     """``AgentClient``: the generated blocking facade over the async core."""
 
     name = AGENTCHAT_SYNC
@@ -293,27 +329,6 @@ class AgentchatSync(SyncBenchClient):
         else:
             self._client = AgentClient(TOKEN, base, timeout=TIMEOUT, max_connections=connections)
         self._create = self._client.agent.chat.completions.create
-
-    def complete(self) -> object:
-        return self._create(model=MODEL, messages=MESSAGES)
-
-    def stream(self, deadline: float = math.inf) -> int:
-        count = 0
-        with self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            for _chunk in stream:
-                count += 1
-                if not count & _CHECK_EVERY and time.perf_counter() > deadline:
-                    break
-        return count
-
-    def first_chunk(self) -> float:
-        started = time.perf_counter()
-        first = 0.0
-        with self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            for _chunk in stream:
-                if not first:
-                    first = time.perf_counter() - started
-        return first
 
     def hold(self) -> Callable[[], None]:
         stream = self._create(model=MODEL, messages=MESSAGES, stream=True)
@@ -341,7 +356,7 @@ def _openai_options(base: str, connections: int | None) -> dict[str, Any]:
     return {"base_url": f"{base}/v1", "api_key": TOKEN, "timeout": TIMEOUT}
 
 
-class OpenAIAsync(AsyncBenchClient):
+class OpenAIAsync(_SDKAsync):
     """``openai.AsyncOpenAI``: pydantic ``ChatCompletion`` and ``ChatCompletionChunk``."""
 
     name = OPENAI
@@ -352,28 +367,6 @@ class OpenAIAsync(AsyncBenchClient):
 
         self._client: Any = openai.AsyncOpenAI(**_openai_options(base, connections))
         self._create: Any = self._client.chat.completions.create
-
-    async def complete(self) -> object:
-        answer: object = await self._create(model=MODEL, messages=MESSAGES)
-        return answer
-
-    async def stream(self, deadline: float = math.inf) -> int:
-        count = 0
-        async with await self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            async for _chunk in stream:
-                count += 1
-                if not count & _CHECK_EVERY and time.perf_counter() > deadline:
-                    break
-        return count
-
-    async def first_chunk(self) -> float:
-        started = time.perf_counter()
-        first = 0.0
-        async with await self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            async for _chunk in stream:
-                if not first:
-                    first = time.perf_counter() - started
-        return first
 
     async def hold(self) -> Callable[[], Awaitable[None]]:
         stream: Any = await self._create(model=MODEL, messages=MESSAGES, stream=True)
@@ -389,7 +382,7 @@ class OpenAIAsync(AsyncBenchClient):
         await self._client.close()
 
 
-class OpenAISync(SyncBenchClient):
+class OpenAISync(_SDKSync):
     """``openai.OpenAI``, the SDK's blocking client."""
 
     name = OPENAI_SYNC
@@ -400,28 +393,6 @@ class OpenAISync(SyncBenchClient):
 
         self._client: Any = openai.OpenAI(**_openai_options(base, connections))
         self._create: Any = self._client.chat.completions.create
-
-    def complete(self) -> object:
-        answer: object = self._create(model=MODEL, messages=MESSAGES)
-        return answer
-
-    def stream(self, deadline: float = math.inf) -> int:
-        count = 0
-        with self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            for _chunk in stream:
-                count += 1
-                if not count & _CHECK_EVERY and time.perf_counter() > deadline:
-                    break
-        return count
-
-    def first_chunk(self) -> float:
-        started = time.perf_counter()
-        first = 0.0
-        with self._create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            for _chunk in stream:
-                if not first:
-                    first = time.perf_counter() - started
-        return first
 
     def hold(self) -> Callable[[], None]:
         stream: Any = self._create(model=MODEL, messages=MESSAGES, stream=True)
