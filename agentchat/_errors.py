@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._models._completion import ChatCompletion
     from ._response import ResponseInfo
 
 __all__ = [
@@ -84,9 +85,17 @@ class APIError(AgentChatError):
     """A call was attempted and did not produce the result asked for.
 
     ``attempts`` is how many HTTP requests were made for the call (retries included).
+
+    An error raised while a stream is read also carries what arrived before it: ``partial``
+    is the completion the delivered chunks add up to (what ``stream.snapshot()`` returns),
+    and ``chunks`` is how many chunks were delivered. Every chunk that arrived before the
+    failure is delivered before the error is raised. Outside a stream, ``partial`` is
+    ``None`` and ``chunks`` is 0.
     """
 
     attempts: int
+    partial: ChatCompletion | None = None
+    chunks: int = 0
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message)
@@ -110,8 +119,8 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 class IncompleteStreamError(APIConnectionError):
     """A stream ended (the connection closed or broke) before ``data: [DONE]``.
 
-    What arrived is not a complete answer. ``chunks`` is how many chunks were delivered;
-    ``response`` is the stream's response metadata.
+    What arrived is not a complete answer: ``partial`` holds it and ``chunks`` counts its
+    chunks; ``response`` is the stream's response metadata.
     """
 
     def __init__(self, message: str, *, chunks: int, response: ResponseInfo | None) -> None:

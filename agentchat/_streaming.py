@@ -6,6 +6,11 @@ with :class:`~agentchat._sse.SSEDecoder`, and converts each event into a
 before that raises :class:`IncompleteStreamError`, so a cut connection never looks like a
 complete answer.
 
+Nothing that arrived is lost: when a failure (an error event, malformed data, a cut, a
+timeout) follows valid chunks, those chunks are delivered first, in order, and the error is
+raised by the read after them, carrying the partial completion (``error.partial``) and the
+chunk count (``error.chunks``).
+
 Closing: leaving ``async with``, ``aclose()``, breaking out of ``async for``, an exception in
 the loop body and task cancellation all close the connection (a ``break`` without ``async
 with`` closes it when the abandoned iterator is finalised, right after the loop).
@@ -38,6 +43,7 @@ from ._errors import (
 )
 from ._models._chunk import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ToolCallDelta
 from ._models._completion import ChatCompletion
+from ._relay import SSE_DONE, sse_error, sse_frames, text_of
 from ._response import ResponseInfo
 from ._sse import ServerSentEvent, SSEDecoder
 from ._timeouts import Timeout
@@ -59,6 +65,31 @@ else:  # pragma: no cover - Python 3.10
 
     async def _read_within(content: aiohttp.StreamReader, seconds: float) -> bytes:
         return await asyncio.wait_for(content.readany(), seconds)
+
+
+class _Cut(Exception):
+    """Internal: the connection broke during a read; ``unread`` holds the bytes that had
+    arrived before the break and not been read yet."""
+
+    def __init__(self, unread: bytes) -> None:
+        self.unread = unread
+
+
+def _unread(content: aiohttp.StreamReader) -> bytes:
+    """The bytes aiohttp had received but not handed out when the connection broke.
+
+    Once an exception is set on an aiohttp ``StreamReader``, every read raises it at once,
+    even with data still buffered: without this, chunks that reached the client before a
+    cut would be lost whenever the reader was slower than the network. The buffer is a
+    private attribute (a deque of bytes in aiohttp 3.x); ``tests/test_streaming.py`` fails
+    if a new aiohttp changes it.
+    """
+    buffer = getattr(content, "_buffer", None)
+    if not buffer:
+        return b""
+    data = b"".join(buffer)
+    buffer.clear()
+    return data
 
 
 class AsyncStream:
@@ -101,7 +132,9 @@ class AsyncStream:
         self._closed = False  # the connection was dropped before [DONE]
         self._chunks = 0
         self._completion: ChatCompletion | None = None  # a 200 that was JSON, not a stream
-        self._pending: list[ChatCompletionChunk] | None = None  # chunks of that completion
+        self._pending: list[ChatCompletionChunk] | None = None  # read, not yet delivered
+        self._failure: APIError | None = None  # raised once the chunks before it are delivered
+        self._events: list[ServerSentEvent] | None = None  # the events of the latest batch
 
     @classmethod
     def from_completion(cls, completion: ChatCompletion, timeout: Timeout) -> AsyncStream:
@@ -145,6 +178,8 @@ class AsyncStream:
         pending = self._pending
         if pending is not None:
             self._pending = None
+        elif self._failure is not None:
+            self._raise_failure()
         elif self._closed:
             raise AgentChatError("This stream was closed before it finished.")
         else:
@@ -160,34 +195,51 @@ class AsyncStream:
             self._pending = await self._read_batch()
 
     async def _read_batch(self) -> list[ChatCompletionChunk]:
-        """Read until at least one chunk (or the end) arrives; the chunks, not yet counted."""
+        """Read until at least one chunk (or the end) arrives; the chunks, not yet counted.
+
+        A failure found in the same read as some chunks is held back until they have been
+        delivered (see :meth:`_fail_after`)."""
         while not self._finished:
+            cut: BaseException | None = None
             try:
                 data = await self._read()
+            except _Cut as broken:  # what arrived before the break is still decoded
+                data, cut = broken.unread, broken.__cause__
             except asyncio.CancelledError:
                 self._drop_connection()
                 raise
-            events = self._decoder.feed(data) if data else self._decoder.end()
+            if cut is not None:
+                events = self._decoder.feed(data) + self._decoder.end()
+            else:
+                events = self._decoder.feed(data) if data else self._decoder.end()
+            batch: list[ChatCompletionChunk] = []
             if events:
                 self._wait_started = None  # a real event arrived: restart the idle clock
-                try:
-                    batch, done = chunks_from_events(events, self._chunks, self.response)
-                except APIError as error:
-                    self._fail(error)
+                batch, done, failure = chunks_from_events(events, self._chunks, self.response)
+                self._events = events
+                if failure is not None:
+                    return self._fail_after(batch, failure)
                 if done:
                     await self._finish()
-                if batch:
                     return batch
-            elif not data:
-                self._fail(
-                    IncompleteStreamError(
-                        f"The stream ended after {self._chunks} chunks without 'data: [DONE]': "
-                        "the answer is incomplete",
-                        chunks=self._chunks,
-                        response=self.response,
-                    )
-                )
+                if batch and cut is None:
+                    return batch
+            if cut is not None or not data:
+                return self._fail_after(batch, self._incomplete(len(batch), cut), cut)
         return []
+
+    def _incomplete(self, more: int, cut: BaseException | None) -> IncompleteStreamError:
+        """The error for a body that ended, or a connection that broke, before [DONE]."""
+        chunks = self._chunks + more
+        if cut is None:
+            what = f"The stream ended after {chunks} chunks without 'data: [DONE]'"
+            detail = ""
+        else:
+            what = f"The connection broke after {chunks} chunks, before 'data: [DONE]'"
+            detail = f" ({cut or type(cut).__name__})"
+        return IncompleteStreamError(
+            f"{what}: the answer is incomplete{detail}", chunks=chunks, response=self.response
+        )
 
     async def _read(self) -> bytes:
         """The next bytes of the body; bounded by the read timeout (no bytes at all), the
@@ -216,17 +268,9 @@ class AsyncStream:
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, RuntimeError) as exc:
             # aiohttp raises a bare RuntimeError("Connection closed.") when the session or the
             # connection went away under the reader (the client was closed mid-stream).
-            self._fail(
-                IncompleteStreamError(
-                    f"The connection broke after {self._chunks} chunks, before 'data: [DONE]': "
-                    f"the answer is incomplete ({exc or type(exc).__name__})",
-                    chunks=self._chunks,
-                    response=self.response,
-                ),
-                exc,
-            )
+            raise _Cut(_unread(content)) from exc
         except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct types before 3.11
-            self._fail(self._timeout_error(), exc)
+            self._fail_after([], self._timeout_error(), exc)
         self._last_data = self._loop.time()
         return data
 
@@ -258,9 +302,32 @@ class AsyncStream:
             else:
                 raw.close()
 
-    def _fail(self, error: APIError, cause: BaseException | None = None) -> NoReturn:
+    def _fail_after(
+        self,
+        batch: list[ChatCompletionChunk],
+        error: APIError,
+        cause: BaseException | None = None,
+    ) -> list[ChatCompletionChunk]:
+        """The stream failed after ``batch``: drop the connection, and return the batch so
+        that it is delivered; the read after it raises ``error``. With nothing to deliver,
+        raise at once."""
+        if cause is not None:
+            error.__cause__ = cause
+        self._failure = error
         self._drop_connection()
-        raise error from cause
+        if not batch:
+            self._raise_failure()
+        return batch
+
+    def _raise_failure(self) -> NoReturn:
+        """Raise the stream's failure with what arrived before it (every chunk delivered so
+        far is in the accumulator by now)."""
+        error = self._failure
+        assert error is not None
+        if error.partial is None:
+            error.partial = self.snapshot()
+            error.chunks = self._chunks
+        raise error
 
     def _drop_connection(self) -> None:
         """Close the connection unless the stream finished normally."""
@@ -320,6 +387,55 @@ class AsyncStream:
                 if (part.index or 0) == choice and part.delta.content:
                     yield part.delta.content
 
+    # -- relaying -------------------------------------------------------------------------
+
+    async def next_batch_raw(self) -> list[tuple[ChatCompletionChunk, str]]:
+        """Like :meth:`next_batch`, each chunk paired with its event data exactly as the
+        server sent it (the JSON text): for passing a stream on unchanged."""
+        batch = await self.next_batch()
+        events = self._events
+        if events is None:  # a JSON completion stands in for the stream
+            return [(chunk, _json.dumps(chunk.to_dict()).decode()) for chunk in batch]
+        # The chunks came from the batch's "message" events, in order; any after them (an
+        # error, [DONE]) made no chunk, and zip stops before them.
+        data = [event.data for event in events if event.event == "message"]
+        return list(zip(batch, data, strict=False))
+
+    async def sse_bytes(self) -> AsyncIterator[bytes]:
+        """Relay this stream as server-sent events, e.g. from a web service to a browser::
+
+            return StreamingResponse(stream.sse_bytes(), media_type="text/event-stream")
+
+        Each chunk goes out as ``data: <json>`` exactly as the server sent it (one piece of
+        bytes per network read), then ``data: [DONE]``. A failure mid-stream goes out after
+        the chunks that arrived before it, as an ``event: error`` frame with
+        ``{"error": {"message", "code"}}``, never as a silent end. The stream is closed when
+        the relay ends or is abandoned (the browser went away).
+        """
+        async with self:
+            try:
+                while batch := await self.next_batch_raw():
+                    yield sse_frames(batch)
+            except APIError as error:
+                yield sse_error(error)
+            else:
+                yield SSE_DONE
+
+    async def text_bytes(self, choice: int = 0) -> AsyncIterator[bytes]:
+        """Relay only the text of one choice, as UTF-8 bytes for a ``text/plain`` response
+        (one piece per network read, empty pieces skipped).
+
+        Plain text cannot say "error": a failure mid-stream is raised after the text that
+        arrived before it, so the web framework aborts the response and the reader sees it
+        fail rather than end short. The stream is closed when the relay ends or is
+        abandoned.
+        """
+        async with self:
+            while batch := await self.next_batch():
+                text = text_of(batch, choice)
+                if text:
+                    yield text.encode()
+
     def __repr__(self) -> str:
         state = "finished" if self._finished else "closed" if self._closed else "open"
         return f"<AsyncStream {state}, {self._chunks} chunks, response={self.response!r}>"
@@ -370,36 +486,43 @@ def chunks_of_completion(completion: ChatCompletion) -> list[ChatCompletionChunk
 
 def chunks_from_events(
     events: list[ServerSentEvent], received: int, response: ResponseInfo
-) -> tuple[list[ChatCompletionChunk], bool]:
-    """Convert decoded events into chunks; the flag says ``data: [DONE]`` was among them
-    (events after it are ignored). ``received`` counts the chunks before these, for messages.
+) -> tuple[list[ChatCompletionChunk], bool, APIError | None]:
+    """Convert decoded events into chunks.
 
-    Raises :class:`APIStreamError` for an error the server reports in the stream and
-    :class:`APIResponseValidationError` for data that is not a chunk.
+    Returns the chunks, whether ``data: [DONE]`` was among the events (events after it are
+    ignored), and the failure that stopped the conversion, if any: an
+    :class:`APIStreamError` for an error the server reports in the stream, an
+    :class:`APIResponseValidationError` for data that is not a chunk. The chunks before a
+    failure are returned with it, so that none is lost. ``received`` counts the chunks
+    before these, for messages.
     """
     structure = _chunk_hook()
     batch: list[ChatCompletionChunk] = []
     for data, kind, _, _ in events:
         if data == "[DONE]":
-            return batch, True
+            return batch, True, None
         if kind != "message":
             if kind == "error":
-                raise _server_error(data, response)
+                return batch, False, _server_error(data, response)
             continue  # other event types (pings, ...) carry no chunk
         try:
             decoded = _json.loads(data)
         except ValueError:
-            raise _malformed(received + len(batch), "is not JSON", data, response) from None
+            return batch, False, _malformed(received + len(batch), "is not JSON", data, response)
         if type(decoded) is not dict:
-            raise _malformed(received + len(batch), "is not a JSON object", data, response)
+            problem = "is not a JSON object"
+            return batch, False, _malformed(received + len(batch), problem, data, response)
         if "choices" not in decoded and ("error" in decoded or "message" in decoded):
-            raise _server_error(data, response, decoded)
+            return batch, False, _server_error(data, response, decoded)
         try:
             batch.append(structure(decoded, ChatCompletionChunk))
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            problem = f"has a field of an unexpected type ({exc})"
-            raise _malformed(received + len(batch), problem, data, response) from exc
-    return batch, False
+            error = _malformed(
+                received + len(batch), f"has a field of an unexpected type ({exc})", data, response
+            )
+            error.__cause__ = exc
+            return batch, False, error
+    return batch, False, None
 
 
 @functools.cache

@@ -77,7 +77,7 @@ def decode_agentchat(reads: list[bytes]) -> int:
     info = ResponseInfo(status=200, headers={}, url="memory")
     count = 0
     for data in reads:
-        batch, done = chunks_from_events(decoder.feed(data), count, info)
+        batch, done, _ = chunks_from_events(decoder.feed(data), count, info)
         for chunk in batch:
             accumulator.add(chunk)
         count += len(batch)

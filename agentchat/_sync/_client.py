@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .._client import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RETRIES, AsyncAgentClient
+from .._errors import APIError
 from .._fanout import AsyncFanOut, Outcome, Progress
 from .._models._chunk import ChatCompletionChunk
 from .._models._completion import ChatCompletion
@@ -26,6 +27,7 @@ from .._params import (
     ToolParam,
 )
 from .._portal import LoopThread
+from .._relay import SSE_DONE, sse_error, sse_frames, text_of
 from .._resources._agent import AsyncAgent, AsyncChat
 from .._resources._completions import AsyncCompletions
 from .._response import ResponseInfo
@@ -512,3 +514,43 @@ class Stream:
             for part in chunk.choices:
                 if (part.index or 0) == choice and part.delta.content:
                     yield part.delta.content
+
+    def next_batch_raw(self) -> list[tuple[ChatCompletionChunk, str]]:
+        """Like :meth:`next_batch`, each chunk paired with its event data exactly as the
+        server sent it (the JSON text): for passing a stream on unchanged."""
+        return self._portal.call(lambda: self._async.next_batch_raw())
+
+    def sse_bytes(self) -> Iterator[bytes]:
+        """Relay this stream as server-sent events, e.g. from a web service to a browser::
+
+            return StreamingResponse(stream.sse_bytes(), media_type="text/event-stream")
+
+        Each chunk goes out as ``data: <json>`` exactly as the server sent it (one piece of
+        bytes per network read), then ``data: [DONE]``. A failure mid-stream goes out after
+        the chunks that arrived before it, as an ``event: error`` frame with
+        ``{"error": {"message", "code"}}``, never as a silent end. The stream is closed when
+        the relay ends or is abandoned (the browser went away).
+        """
+        with self:
+            try:
+                while batch := self.next_batch_raw():
+                    yield sse_frames(batch)
+            except APIError as error:
+                yield sse_error(error)
+            else:
+                yield SSE_DONE
+
+    def text_bytes(self, choice: int = 0) -> Iterator[bytes]:
+        """Relay only the text of one choice, as UTF-8 bytes for a ``text/plain`` response
+        (one piece per network read, empty pieces skipped).
+
+        Plain text cannot say "error": a failure mid-stream is raised after the text that
+        arrived before it, so the web framework aborts the response and the reader sees it
+        fail rather than end short. The stream is closed when the relay ends or is
+        abandoned.
+        """
+        with self:
+            while batch := self.next_batch():
+                text = text_of(batch, choice)
+                if text:
+                    yield text.encode()
