@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         InvalidRequestError,
         NotFoundError,
         PermissionDeniedError,
+        PoolTimeoutError,
         RateLimitError,
         UnprocessableEntityError,
     )
@@ -123,6 +124,7 @@ __all__ = [
     "NotFoundError",
     "Outcome",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "Progress",
     "PromptTokensDetails",
     "RateLimit",
@@ -182,6 +184,7 @@ _EXPORTS = {
     "FunctionsInfo": "._models",
     "GuardrailsInfo": "._models",
     "IncompleteStreamError": "._errors",
+    "PoolTimeoutError": "._errors",
     "InternalServerError": "._errors",
     "InvalidRequestError": "._errors",
     "KBFilter": "._models",

@@ -20,7 +20,10 @@ from ._version import __version__
 __all__ = ["DEFAULT_MAX_RETRIES", "USER_AGENT", "AsyncAgentClient"]
 
 DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_CONNECTIONS = 100
+#: The size of a client's connection pool: how many requests (an open stream holds one
+#: connection for its whole length) can be in flight at once. As in the openai and
+#: anthropic SDKs (httpx), it is large enough that one client can carry a busy web service.
+DEFAULT_MAX_CONNECTIONS = 1000
 USER_AGENT = (
     f"agentchat/{__version__} Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )
@@ -42,6 +45,8 @@ class AsyncAgentClient:
     a missing one raises :class:`~agentchat.ConfigurationError` here, before any call. A bare
     host gets ``https://``. ``timeout`` is seconds or a :class:`~agentchat.Timeout`;
     ``max_retries`` is how many times a failed call that is safe to retry is tried again.
+    ``max_connections`` (1,000) is the size of the connection pool: the most requests, open
+    streams included, in flight at once; a call beyond it waits up to ``Timeout.pool``.
 
     The aiohttp session is created on first use inside the running event loop and closed by
     :meth:`aclose` (or ``async with``). Use one client for many calls: it pools connections.

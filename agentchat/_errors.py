@@ -8,6 +8,7 @@ Everything agentchat raises derives from :class:`AgentChatError`::
     └── APIError                    the call was made and failed
         ├── APIConnectionError      no usable response: refused, reset, DNS, TLS, ...
         │   ├── APITimeoutError     a timeout fired                                  TimeoutError
+        │   │   └── PoolTimeoutError  no pooled connection came free in time (own load)
         │   └── IncompleteStreamError  a stream ended before ``data: [DONE]``
         ├── APIResponseValidationError  a 2xx whose body is not what was asked for
         ├── APIStreamError          the server reported an error inside a stream
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "RateLimitError",
     "UnprocessableEntityError",
 ]
@@ -114,6 +116,13 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """A timeout fired: connect, read, stream idle, or the call's overall deadline."""
+
+
+class PoolTimeoutError(APITimeoutError):
+    """No connection of the client's pool came free within ``Timeout.pool``: all
+    ``max_connections`` were in use by the caller's own calls. The server was not reached, and
+    the call is not retried (another try only adds to the load). A web service may answer
+    503 with ``Retry-After`` rather than 504."""
 
 
 class IncompleteStreamError(APIConnectionError):

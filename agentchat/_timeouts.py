@@ -1,17 +1,25 @@
 """Timeouts: what each one bounds, with defaults that suit LLM calls.
 
-=============  =========  ========================================================
-field          default    bounds
-=============  =========  ========================================================
-``connect``    10 s       opening the TCP (and TLS) connection
-``read``       600 s      the wait for each read from the socket, headers included
-``stream_idle`` 600 s     the wait for each event of a stream (heartbeats excluded)
-``total``      ``None``   the whole call, retries and their sleeps included
-=============  =========  ========================================================
+===============  =========  ======================================================
+field            default    bounds
+===============  =========  ======================================================
+``connect``      10 s       opening the TCP (and TLS) connection
+``read``         600 s      the wait for each read from the socket, headers included
+``stream_idle``  600 s      the wait for each event of a stream (heartbeats excluded)
+``total``        ``None``   the whole call, retries and their sleeps included
+``pool``         60 s       getting a connection: waiting for a free one when all
+                            ``max_connections`` are in use, plus opening it
+===============  =========  ======================================================
 
 A long generation is not cut short by default: there is no overall deadline unless one is
 asked for. ``None`` disables a bound. A plain number given where a timeout is expected sets
-``connect``, ``read`` and ``stream_idle`` to it and leaves ``total`` unset.
+``connect``, ``read`` and ``stream_idle`` to it and leaves ``total`` unset and ``pool`` at its
+default: ``pool`` bounds a wait caused by the caller's own load (a saturated pool), not by the
+server, so it is set on its own (``Timeout(pool=...)``).
+
+``read`` starts counting once the request is sent: time spent waiting for a connection from the
+pool counts against ``pool`` only. A pool timeout is not retried (retrying a saturated pool
+only adds to its load).
 """
 
 from __future__ import annotations
@@ -51,19 +59,23 @@ class Timeout:
     read: float | None = attrs.field(default=600.0, validator=_check_seconds)
     stream_idle: float | None = attrs.field(default=600.0, validator=_check_seconds)
     total: float | None = attrs.field(default=None, validator=_check_seconds)
+    pool: float | None = attrs.field(default=60.0, validator=_check_seconds)
 
     @classmethod
     def of(cls, seconds: float | None) -> Timeout:
-        """One number for connect, read and stream idle; no overall deadline."""
+        """One number for connect, read and stream idle; no overall deadline, and the
+        default ``pool`` timeout."""
         return cls(connect=seconds, read=seconds, stream_idle=seconds)
 
-    def to_aiohttp(self, *, stream: bool) -> aiohttp.ClientTimeout:
-        """What aiohttp enforces: connect, and for a plain call the read timeout. A stream
-        enforces ``read`` itself, with the one timer per read that ``stream_idle`` needs
-        anyway (aiohttp re-arms a timer on every TCP read); ``total`` is enforced across
-        retries by the transport."""
+    def to_aiohttp(self) -> aiohttp.ClientTimeout:
+        """What aiohttp enforces: ``pool`` as its ``connect`` (getting a connection from the
+        pool, opening it included), ``connect`` as its ``sock_connect``, and ``read`` as its
+        ``sock_read``, armed once the request is sent. A stream turns ``sock_read`` off once
+        its headers have arrived and enforces ``read`` itself, with the one timer per read
+        that ``stream_idle`` needs anyway (aiohttp re-arms a timer on every TCP read).
+        ``total`` is enforced across retries by the transport."""
         return aiohttp.ClientTimeout(
-            total=None, sock_connect=self.connect, sock_read=None if stream else self.read
+            total=None, connect=self.pool, sock_connect=self.connect, sock_read=self.read
         )
 
 

@@ -8,6 +8,7 @@ either the whole body (``fetch``) or the open response for streaming (``open``).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,13 +20,13 @@ from yarl import URL
 
 from . import _json
 from ._backoff import MAX_RETRY_AFTER, backoff_delay, is_retryable_status
-from ._deadline import within
 from ._errors import (
     AgentChatError,
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
+    PoolTimeoutError,
     parse_error_body,
     snippet,
     status_error_class,
@@ -47,11 +48,6 @@ __all__ = [
 _T = TypeVar("_T")
 
 logger = logging.getLogger("agentchat")
-
-# aiohttp >= 3.10 tells a connect timeout from a read timeout by subclass.
-_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
-    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if t is not None
-)
 
 #: Sent with every request: 1 for the first attempt, 2 for the first retry, and so on.
 ATTEMPT_HEADER = "X-Agentchat-Attempt"
@@ -95,7 +91,7 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._timeout_cache: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
+        self._timeout_cache: dict[Timeout, aiohttp.ClientTimeout] = {}
 
     @property
     def closed(self) -> bool:
@@ -119,7 +115,11 @@ class Transport:
             raise AgentChatError("This client has been closed; create a new one.")
         # Created lazily: an aiohttp session belongs to the loop it is created in.
         self._loop = asyncio.get_running_loop()
-        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+        # ``limit`` is the one cap on concurrent requests: no per-host limit (aiohttp's
+        # ``limit_per_host`` is 0, unlimited), since a client talks to one host anyway.
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300
+        )
         self._session = session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
@@ -136,10 +136,10 @@ class Transport:
         if session is not None:
             await session.close()
 
-    def _aiohttp_timeout(self, timeout: Timeout, stream: bool) -> aiohttp.ClientTimeout:
-        cached = self._timeout_cache.get((timeout, stream))
+    def _aiohttp_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        cached = self._timeout_cache.get(timeout)
         if cached is None:
-            cached = self._timeout_cache[timeout, stream] = timeout.to_aiohttp(stream=stream)
+            cached = self._timeout_cache[timeout] = timeout.to_aiohttp()
         return cached
 
     async def fetch(
@@ -213,9 +213,7 @@ class Transport:
         deadline: float | None,
     ) -> tuple[_T, ResponseInfo]:
         session = self._get_session()
-        client_timeout = self._aiohttp_timeout(timeout, stream)
-        # A stream bounds the wait for its headers itself (aiohttp's sock_read is off for it).
-        headers_wait = timeout.read if stream else None
+        client_timeout = self._aiohttp_timeout(timeout)
         pacing = current_pacing.get()
         attempt = 0
         while True:
@@ -229,10 +227,10 @@ class Transport:
                     body,
                     headers,
                     client_timeout,
-                    headers_wait,
                     timeout,
                     attempt,
                     consume,
+                    stream,
                     pacing,
                 )
             except _Retry as retry:
@@ -248,28 +246,41 @@ class Transport:
         body: bytes,
         headers: Mapping[str, str],
         client_timeout: aiohttp.ClientTimeout,
-        headers_wait: float | None,
         timeout: Timeout,
         attempt: int,
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
+        stream: bool,
         pacing: Pacing | None,
     ) -> tuple[_T, ResponseInfo]:
         """One HTTP request. Failures worth retrying raise :class:`_Retry`; the response is
         released or closed before that, so nothing is held during the sleep."""
         started = time.monotonic()
         try:
-            async with within(headers_wait):
-                response = await session.post(
-                    url,
-                    data=body,
-                    headers={**headers, ATTEMPT_HEADER: str(attempt)},
-                    timeout=client_timeout,
-                    allow_redirects=False,
-                )
+            response = await session.post(
+                url,
+                data=body,
+                headers={**headers, ATTEMPT_HEADER: str(attempt)},
+                timeout=client_timeout,
+                allow_redirects=False,
+            )
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
-            connecting = isinstance(exc, _CONNECT_TIMEOUT)
-            phase = "connecting" if connecting else "waiting for the response"
-            raise _Retry(_timeout_error(url, phase, timeout)) from exc
+            if not isinstance(exc, aiohttp.ConnectionTimeoutError):  # a read timeout
+                raise _Retry(_timeout_error(url, "waiting for the response", timeout)) from exc
+            # aiohttp raises the same error when its ``connect`` bound (Timeout.pool) fires
+            # while waiting for a free connection as when ``sock_connect`` fires: the pool's
+            # whole bound having passed, with the pool still full, tells the first. Checked
+            # here only, so a call that gets through pays nothing.
+            waited = time.monotonic() - started
+            pool_size = (
+                _full_pool_size(session)
+                if timeout.pool is not None and waited >= timeout.pool - 0.01
+                else None
+            )
+            if pool_size is not None:
+                error = _pool_timeout_error(url, timeout, pool_size, waited)
+                error.attempts = attempt
+                raise error from exc  # not retried: another try only adds to the pool's load
+            raise _Retry(_timeout_error(url, "connecting", timeout)) from exc
         except aiohttp.ClientError as exc:
             raise _Retry(connection_error(exc, url, "connecting")) from exc
         info = _info(response, url, started, attempt)
@@ -284,6 +295,9 @@ class Transport:
             if is_retryable_status(info.status):
                 raise _Retry(failure, parse_retry_after(info.headers))
             raise failure
+        if stream:
+            # From here the stream bounds each read itself (``read`` and ``stream_idle``).
+            _stop_socket_read_timer(response)
         try:
             result = await consume(response, info)
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
@@ -406,16 +420,100 @@ def where(url: URL) -> str:
 def connection_error(exc: BaseException, url: URL, phase: str) -> APIConnectionError:
     """The error for an aiohttp failure other than a timeout."""
     detail = str(exc) or type(exc).__name__
-    return APIConnectionError(f"Connection error while {phase} ({where(url)}): {detail}")
+    message = f"Connection error while {phase} ({where(url)}): {detail}"
+    if _out_of_file_descriptors(exc):
+        message += _file_limit_hint()
+    return APIConnectionError(message)
+
+
+#: "Too many open files": EMFILE, and Winsock's own code for it on Windows.
+_EMFILE = frozenset(
+    code for code in (errno.EMFILE, getattr(errno, "WSAEMFILE", None)) if code is not None
+)
+
+
+def _out_of_file_descriptors(exc: BaseException) -> bool:
+    """Whether an ``OSError`` with errno EMFILE is ``exc`` or anywhere in its chain (aiohttp
+    wraps the socket's error in ``ClientConnectorError``, as ``os_error`` and as the cause)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _EMFILE:
+            return True
+        pending += [getattr(error, "os_error", None), error.__cause__, error.__context__]
+    return False
+
+
+def _file_limit_hint() -> str:
+    hint = (
+        ". The process has run out of file descriptors; each open connection, so each open "
+        "stream, holds one socket"
+    )
+    try:
+        import resource  # Unix only; imported on this rare path alone
+    except ImportError:  # pragma: no cover - Windows
+        return hint + ". Lower max_connections or the number of concurrent calls"
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = "" if soft == resource.RLIM_INFINITY else f" ({soft})"
+    return (
+        f"{hint}. Its soft RLIMIT_NOFILE limit{limit} is reached: raise it (`ulimit -n`, or "
+        "resource.setrlimit up to the hard limit), or lower max_connections or the number of "
+        "concurrent calls"
+    )
+
+
+def _full_pool_size(session: aiohttp.ClientSession) -> int | None:
+    """The size of the session's pool if all its connections are checked out, else None.
+
+    aiohttp has no public count of the connections in use: this reads the connector's
+    private ``_acquired`` set, defensively, so an aiohttp without it only loses the pool
+    diagnosis (the timeout is then reported, and retried, as a connect timeout)."""
+    connector = session.connector
+    limit = getattr(connector, "limit", 0)
+    acquired = getattr(connector, "_acquired", None)
+    if not isinstance(limit, int) or limit <= 0 or acquired is None:
+        return None
+    try:
+        in_use = len(acquired)
+    except TypeError:
+        return None
+    return limit if in_use >= limit else None
+
+
+def _pool_timeout_error(
+    url: URL, timeout: Timeout, pool_size: int, waited: float
+) -> PoolTimeoutError:
+    return PoolTimeoutError(
+        f"Timed out waiting for a connection from the pool ({where(url)}): waited {waited:.2f} s "
+        f"(pool timeout {timeout.pool:g} s) while all max_connections={pool_size} connections "
+        "of this client were in use. Raise max_connections, bound the number of concurrent "
+        "calls (a semaphore; create_many for a batch), or raise Timeout.pool"
+    )
 
 
 def _timeout_error(url: URL, phase: str, timeout: Timeout) -> APITimeoutError:
-    bound = (
-        f"connect timeout {timeout.connect:g} s"
-        if phase == "connecting"
-        else (f"read timeout {timeout.read:g} s")
-    )
+    if phase != "connecting":
+        bound = f"read timeout {timeout.read:g} s"
+    elif timeout.pool is not None and (timeout.connect is None or timeout.pool < timeout.connect):
+        # The pool timeout bounds opening the connection too, and it is the shorter one.
+        bound = f"pool timeout {timeout.pool:g} s, which bounds opening the connection too"
+    else:
+        bound = f"connect timeout {timeout.connect:g} s"
     return APITimeoutError(f"Timed out {phase} ({where(url)}; {bound})")
+
+
+def _stop_socket_read_timer(response: aiohttp.ClientResponse) -> None:
+    """Turn off aiohttp's ``sock_read`` timer for the rest of a streamed response: the stream
+    bounds its reads itself, and aiohttp would re-arm its timer on every TCP read."""
+    connection = response.connection
+    protocol = connection.protocol if connection is not None else None
+    if protocol is not None:
+        protocol.read_timeout = None
+        protocol.start_timeout()  # with no read timeout: cancels the timer armed now
 
 
 def _log_response(info: ResponseInfo) -> None:

@@ -7,14 +7,12 @@ Each test runs under the suite's hard timeout (pytest-timeout), so a hang fails 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import gc
 import logging
-import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -273,25 +271,6 @@ async def test_200_concurrent_requests_with_random_503s_each_succeed_exactly_onc
 
 
 # -- cancellation at every phase (async: a cancelled task; sync: Ctrl-C, in test_sync) --------
-
-
-@pytest.fixture
-def unanswered_port() -> Iterator[int]:
-    """A port whose listener never accepts and whose queue is full: connecting to it hangs."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port: int = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            filler.connect(("127.0.0.1", port))
-        fillers.append(filler)
-    yield port
-    for sock in (*fillers, listener):
-        sock.close()
 
 
 async def _cancel_after(coro: Any, seconds: float) -> None:

@@ -156,6 +156,11 @@ class FakeAgentServer:
     ``response_delay`` the wait before each default answer (to make a batch take time).
     ``keepalive_timeout`` is how long an idle keep-alive connection stays open before the
     server closes it.
+
+    Load: ``open_streams`` is how many streams the server is sending right now and
+    ``peak_streams`` the most it has sent at once; :meth:`hold_streams` makes each stream wait
+    after its first event until a given number are open together, which proves that a
+    client (or a web service relaying one) really holds that many at the same moment.
     """
 
     def __init__(
@@ -191,6 +196,9 @@ class FakeAgentServer:
         self._script: deque[ScriptedResponse | ScriptedStream] = deque()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self.open_streams = 0
+        self.peak_streams = 0
+        self._hold: tuple[int, asyncio.Event, float] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -217,7 +225,8 @@ class FakeAgentServer:
             keepalive_timeout=self.keepalive_timeout,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port)
+        # A large accept queue: a burst of a thousand connects must not be dropped and retried.
+        site = web.TCPSite(runner, self.host, self._port, backlog=4096)
         await site.start()
         self._port = runner.addresses[0][1]
         self._runner = runner
@@ -308,6 +317,12 @@ class FakeAgentServer:
             fault=fault,
         )
         self._script.extend([scripted] * times)
+
+    def hold_streams(self, count: int, timeout: float = 30.0) -> None:
+        """From now on, each stream pauses after its first event until ``count`` streams are
+        open at the same moment (or ``timeout`` seconds have passed), then goes on. Once
+        ``count`` is reached the gate stays open."""
+        self._hold = (count, asyncio.Event(), timeout)
 
     def enqueue(self, *responses: ScriptedResponse | ScriptedStream) -> None:
         """Answer the next requests with ``responses``, in order."""
@@ -438,12 +453,34 @@ class FakeAgentServer:
             else b"data: " + json.dumps(event).encode() + end + end
             for event in events
         ]
-        if not interval and not script.write_size:
-            encoded = [b"".join(encoded)]  # no pacing asked for: one write, as fast as it goes
-        for raw in encoded:
-            await _write(response, raw, script.write_size)
-            if interval and not await _pause(request, interval):
-                return response
+        self.open_streams += 1
+        self.peak_streams = max(self.peak_streams, self.open_streams)
+        try:
+            if self._hold is not None and encoded:
+                await _write(response, encoded.pop(0), script.write_size)
+                await self._held()
+            if not interval and not script.write_size:
+                encoded = [b"".join(encoded)]  # no pacing asked for: one write, at once
+            for raw in encoded:
+                await _write(response, raw, script.write_size)
+                if interval and not await _pause(request, interval):
+                    return response
+            return await self._end_stream(request, response, script)
+        finally:
+            self.open_streams -= 1
+
+    async def _held(self) -> None:
+        assert self._hold is not None
+        count, all_open, timeout = self._hold
+        if self.open_streams >= count:
+            all_open.set()
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(all_open.wait(), timeout)
+
+    async def _end_stream(
+        self, request: web.Request, response: web.StreamResponse, script: ScriptedStream
+    ) -> web.StreamResponse:
+        end = script.line_ending.encode()
         if script.done:
             await _write(response, b"data: [DONE]" + end + end, script.write_size)
         transport = request.transport
