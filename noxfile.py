@@ -5,6 +5,8 @@ nox -s tests        the test suite (installs Prism from npm into nox's cache for
 nox -s lint         ruff check and ruff format --check
 nox -s typecheck    mypy --strict
 nox -s demo         a chat against the embedded fake agent: no account, no network
+nox -s webdemo      the web relay example's self-test: an aiohttp.web app streaming the fake
+                    agent to a browser (`-- --port 8080` serves it instead)
 nox -s bench        benchmarks against raw aiohttp and the openai SDK (`-- --quick`: < 2 min)
 """
 
@@ -82,6 +84,16 @@ def demo(session: nox.Session) -> None:
     """Chat with the embedded fake agent server."""
     session.install(".")
     session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session
+def webdemo(session: nox.Session) -> None:
+    """The web relay example (examples/web_relay.py): start it, chat once through it, exit.
+
+    ``nox -s webdemo -- --port 8080`` serves it for a browser instead. Not part of the
+    default sessions."""
+    session.install(".")
+    session.run("python", "examples/web_relay.py", *(session.posargs or ["--self-test"]))
 
 
 @nox.session

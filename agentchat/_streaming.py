@@ -47,6 +47,7 @@ from ._relay import SSE_DONE, sse_error, sse_frames, text_of
 from ._response import ResponseInfo
 from ._sse import ServerSentEvent, SSEDecoder
 from ._timeouts import Timeout
+from ._transport import logger
 
 __all__ = ["AsyncStream", "chunks_from_events", "chunks_of_completion"]
 
@@ -361,6 +362,13 @@ class AsyncStream:
         """How many chunks have been delivered so far."""
         return self._chunks
 
+    @property
+    def failure(self) -> APIError | None:
+        """The error that ended this stream, once one has (``None`` otherwise): raised to
+        the reader, or, by :meth:`sse_bytes`, sent on as an error frame and kept here for
+        the service's own logs (with ``.partial`` and ``.chunks``)."""
+        return self._failure
+
     # -- results --------------------------------------------------------------------------
 
     def snapshot(self) -> ChatCompletion:
@@ -409,14 +417,22 @@ class AsyncStream:
         Each chunk goes out as ``data: <json>`` exactly as the server sent it (one piece of
         bytes per network read), then ``data: [DONE]``. A failure mid-stream goes out after
         the chunks that arrived before it, as an ``event: error`` frame with
-        ``{"error": {"message", "code"}}``, never as a silent end. The stream is closed when
-        the relay ends or is abandoned (the browser went away).
+        ``{"error": {"message", "code"}}``, never as a silent end; the error is logged
+        (WARNING, logger ``agentchat``) and kept in :attr:`failure`. The stream is closed
+        when the relay ends or is abandoned (the browser went away).
         """
         async with self:
             try:
                 while batch := await self.next_batch_raw():
                     yield sse_frames(batch)
             except APIError as error:
+                # Sent on, not raised: say so in the service's log.
+                logger.warning(
+                    "Relayed stream failed after %d chunks (request_id=%s): %s",
+                    error.chunks,
+                    self.response.request_id,
+                    error,
+                )
                 yield sse_error(error)
             else:
                 yield SSE_DONE

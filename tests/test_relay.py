@@ -42,7 +42,7 @@ from agentchat import (
 from agentchat._relay import error_code, sse_error, sse_frames
 from agentchat._sse import SSEDecoder
 from agentchat.testing import FakeAgentServer
-from agentchat.testing._server import ScriptedStream
+from agentchat.testing._server import ScriptedResponse, ScriptedStream
 
 from .conftest import USER
 
@@ -362,3 +362,38 @@ async def test_relays_close_the_stream_when_abandoned(
         await pieces.aclose()  # type: ignore[attr-defined]
         assert stream.closed
         assert await server.wait_for_connections(0, timeout=1.0)
+
+
+async def test_a_json_answer_to_a_stream_request_is_relayed_as_one_chunk(
+    server: FakeAgentServer, async_client: AsyncAgentClient
+) -> None:
+    """A server that answers ``stream=True`` with a whole JSON completion: the relay sends
+    that completion as one chunk, then [DONE]."""
+    completion = server.completion({"model": "m", "messages": USER})
+    server.enqueue(ScriptedResponse(json=completion))
+    stream = await async_client.agent.chat.completions.create(model="m", messages=USER, stream=True)
+    received = parse(b"".join([piece async for piece in stream.sse_bytes()]))
+    assert [kind for kind, _ in received] == ["message", "message"]
+    chunk = json.loads(received[0][1])
+    assert chunk["object"] == "chat.completion.chunk"
+    assert chunk["choices"][0]["delta"]["content"] == completion["choices"][0]["message"]["content"]
+    assert received[1][1] == "[DONE]"
+
+
+async def test_a_relayed_failure_is_logged_and_kept_on_the_stream(
+    server: FakeAgentServer, async_client: AsyncAgentClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``sse_bytes()`` sends the failure on instead of raising it: the service still learns
+    of it, from its log and from ``stream.failure``."""
+    server.enqueue(ScriptedStream(events=[*(sse(e) for e in EVENTS[:3]), ERROR_EVENT], done=False))
+    stream = await async_client.agent.chat.completions.create(model="m", messages=USER, stream=True)
+    with caplog.at_level("WARNING", logger="agentchat"):
+        relayed = b"".join([piece async for piece in stream.sse_bytes()])
+    assert parse(relayed)[-1][0] == "error"
+    failure = stream.failure
+    assert isinstance(failure, APIStreamError) and failure.code == "busy"
+    assert failure.chunks == 3
+    assert failure.partial is not None and failure.partial.choices[0].message.content == TEXT
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert "after 3 chunks" in record.getMessage() and "overloaded" in record.getMessage()

@@ -33,6 +33,7 @@ from .._resources._completions import AsyncCompletions
 from .._response import ResponseInfo
 from .._streaming import AsyncStream
 from .._timeouts import DEFAULT_TIMEOUT, Timeout
+from .._transport import logger
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -49,6 +50,8 @@ class AgentClient:
     a missing one raises :class:`~agentchat.ConfigurationError` here, before any call. A bare
     host gets ``https://``. ``timeout`` is seconds or a :class:`~agentchat.Timeout`;
     ``max_retries`` is how many times a failed call that is safe to retry is tried again.
+    ``max_connections`` (1,000) is the size of the connection pool: the most requests, open
+    streams included, in flight at once; a call beyond it waits up to ``Timeout.pool``.
 
     The aiohttp session is created on first use inside the running event loop and closed by
     :meth:`close` (or ``with``). Use one client for many calls: it pools connections.
@@ -497,6 +500,13 @@ class Stream:
         """How many chunks have been delivered so far."""
         return self._async.chunks_received
 
+    @property
+    def failure(self) -> APIError | None:
+        """The error that ended this stream, once one has (``None`` otherwise): raised to
+        the reader, or, by :meth:`sse_bytes`, sent on as an error frame and kept here for
+        the service's own logs (with ``.partial`` and ``.chunks``)."""
+        return self._async.failure
+
     def snapshot(self) -> ChatCompletion:
         """The completion that the chunks received so far add up to: those already yielded
         and the rest of the current network read. Linear in their size: call it when
@@ -528,14 +538,21 @@ class Stream:
         Each chunk goes out as ``data: <json>`` exactly as the server sent it (one piece of
         bytes per network read), then ``data: [DONE]``. A failure mid-stream goes out after
         the chunks that arrived before it, as an ``event: error`` frame with
-        ``{"error": {"message", "code"}}``, never as a silent end. The stream is closed when
-        the relay ends or is abandoned (the browser went away).
+        ``{"error": {"message", "code"}}``, never as a silent end; the error is logged
+        (WARNING, logger ``agentchat``) and kept in :attr:`failure`. The stream is closed
+        when the relay ends or is abandoned (the browser went away).
         """
         with self:
             try:
                 while batch := self.next_batch_raw():
                     yield sse_frames(batch)
             except APIError as error:
+                logger.warning(
+                    "Relayed stream failed after %d chunks (request_id=%s): %s",
+                    error.chunks,
+                    self.response.request_id,
+                    error,
+                )
                 yield sse_error(error)
             else:
                 yield SSE_DONE
