@@ -135,7 +135,11 @@ class AsyncStream:
         self._completion: ChatCompletion | None = None  # a 200 that was JSON, not a stream
         self._pending: list[ChatCompletionChunk] | None = None  # read, not yet delivered
         self._failure: APIError | None = None  # raised once the chunks before it are delivered
-        self._events: list[ServerSentEvent] | None = None  # the events of the latest batch
+        # The events of the latest batch, for next_batch_raw(): kept for the first batch
+        # and, once a relay has asked for them, for every batch (keeping them alive until the
+        # next read costs a stream that is not relayed about 0.25% of its CPU).
+        self._events: list[ServerSentEvent] | None = None
+        self._keep_events = False
 
     @classmethod
     def from_completion(cls, completion: ChatCompletion, timeout: Timeout) -> AsyncStream:
@@ -217,7 +221,8 @@ class AsyncStream:
             if events:
                 self._wait_started = None  # a real event arrived: restart the idle clock
                 batch, done, failure = chunks_from_events(events, self._chunks, self.response)
-                self._events = events
+                if self._keep_events or not self._chunks:
+                    self._events = events
                 if failure is not None:
                     return self._fail_after(batch, failure)
                 if done:
@@ -400,6 +405,7 @@ class AsyncStream:
     async def next_batch_raw(self) -> list[tuple[ChatCompletionChunk, str]]:
         """Like :meth:`next_batch`, each chunk paired with its event data exactly as the
         server sent it (the JSON text): for passing a stream on unchanged."""
+        self._keep_events = True
         batch = await self.next_batch()
         events = self._events
         if events is None:  # a JSON completion stands in for the stream
