@@ -326,3 +326,32 @@ async def test_a_real_stream_delivers_every_chunk_before_the_error(
         assert checked_out(client) == 0
         if failure in ("cut", "idle_timeout"):
             assert await server.wait_for_connections(0, timeout=1.0)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "says"),
+    [
+        (Timeout(stream_idle=0.3, read=None), "stream_idle"),
+        (Timeout(stream_idle=None, read=0.3), "read timeout"),
+        (Timeout(stream_idle=None, read=None, total=1.0), "total timeout"),
+    ],
+    ids=["idle", "read", "total"],
+)
+async def test_every_timeout_comes_after_the_chunks_that_arrived(
+    server: FakeAgentServer,
+    connect: Callable[..., AsyncAgentClient],
+    timeout: Timeout,
+    says: str,
+) -> None:
+    """The stream goes silent after four events: whichever bound fires, the four chunks come
+    first and the timeout carries them."""
+    server.enqueue(scripted(4, "idle_timeout", interval=0.02))
+    async with connect(max_retries=0, timeout=timeout) as client:
+        stream = await client.agent.chat.completions.create(model="m", messages=USER, stream=True)
+        delivered: list[str] = []
+        with pytest.raises(APITimeoutError, match=says) as caught:
+            async with stream:
+                async for chunk in stream:
+                    delivered.append(chunk.choices[0].delta.content or "")
+        check_failure("idle_timeout", 4, delivered, caught.value, stream.snapshot)
+        assert checked_out(client) == 0
