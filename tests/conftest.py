@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from agentchat import AsyncAgentClient
+from agentchat import AsyncAgentClient, AsyncStream, ChatCompletion
 from agentchat.testing import FakeAgentServer
 
 from .flavours import make_client
@@ -59,6 +59,23 @@ async def async_client(server: FakeAgentServer) -> AsyncIterator[AsyncAgentClien
     """An async client, for the tests of what only the async API has (cancelling a task)."""
     async with server.client(max_retries=0) as agent_client:
         yield agent_client
+
+
+Connect = Callable[..., AsyncAgentClient]
+
+
+async def create(client: AsyncAgentClient, **kwargs: Any) -> ChatCompletion:
+    """A plain call with the usual model and message (``kwargs`` override them)."""
+    call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
+    completion: ChatCompletion = await client.agent.chat.completions.create(**call)
+    return completion
+
+
+async def open_stream(client: AsyncAgentClient, **kwargs: Any) -> AsyncStream:
+    """A streamed call with the usual model and message (``kwargs`` override them)."""
+    call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
+    stream: AsyncStream = await client.agent.chat.completions.create(stream=True, **call)
+    return stream
 
 
 def checked_out(client: AsyncAgentClient) -> int:

@@ -12,7 +12,6 @@ import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,22 +22,13 @@ from agentchat import (
     APITimeoutError,
     AsyncAgentClient,
     AsyncStream,
-    ChatCompletion,
     IncompleteStreamError,
     Timeout,
 )
 from agentchat.testing import FakeAgentServer
 
-from .conftest import USER, checked_out
+from .conftest import USER, Connect, checked_out, create
 from .flavours import make_client
-
-Connect = Callable[..., AsyncAgentClient]
-
-
-async def create(client: AsyncAgentClient, **kwargs: Any) -> ChatCompletion:
-    call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
-    completion: ChatCompletion = await client.agent.chat.completions.create(**call)
-    return completion
 
 
 @pytest.fixture

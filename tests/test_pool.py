@@ -22,7 +22,6 @@ from agentchat import (
     APITimeoutError,
     AsyncAgentClient,
     AsyncStream,
-    ChatCompletion,
     InvalidRequestError,
     PoolTimeoutError,
     Timeout,
@@ -31,21 +30,7 @@ from agentchat._client import DEFAULT_MAX_CONNECTIONS
 from agentchat._transport import connection_error
 from agentchat.testing import FakeAgentServer
 
-from .conftest import USER, checked_out
-
-Connect = Callable[..., AsyncAgentClient]
-
-
-async def create(client: AsyncAgentClient, **kwargs: Any) -> ChatCompletion:
-    call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
-    completion: ChatCompletion = await client.agent.chat.completions.create(**call)
-    return completion
-
-
-async def open_stream(client: AsyncAgentClient, **kwargs: Any) -> AsyncStream:
-    call: dict[str, Any] = {"model": "m", "messages": USER, "stream": True, **kwargs}
-    stream: AsyncStream = await client.agent.chat.completions.create(**call)
-    return stream
+from .conftest import Connect, checked_out, create, open_stream
 
 
 def said(text: str) -> list[dict[str, str]]:

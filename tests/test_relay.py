@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -87,27 +87,22 @@ Service = Callable[[AsyncAgentClient], contextlib.AbstractAsyncContextManager[st
 async def aiohttp_service(agent: AsyncAgentClient) -> AsyncIterator[str]:
     """An aiohttp.web app relaying the agent: SSE at the agent's path, text at /text."""
 
-    async def relay_sse(request: web.Request) -> web.StreamResponse:
-        stream = await relay_stream(agent, await request.json())
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        async for piece in stream.sse_bytes():
-            await response.write(piece)
-        await response.write_eof()
-        return response
+    def relay(as_sse: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            stream = await relay_stream(agent, await request.json())
+            kind = "text/event-stream" if as_sse else "text/plain; charset=utf-8"
+            response = web.StreamResponse(headers={"Content-Type": kind})
+            await response.prepare(request)
+            async for piece in stream.sse_bytes() if as_sse else stream.text_bytes():
+                await response.write(piece)
+            await response.write_eof()
+            return response
 
-    async def relay_text(request: web.Request) -> web.StreamResponse:
-        stream = await relay_stream(agent, await request.json())
-        response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
-        await response.prepare(request)
-        async for piece in stream.text_bytes():
-            await response.write(piece)
-        await response.write_eof()
-        return response
+        return handler
 
     app = web.Application()
-    app.router.add_post(PATH, relay_sse)
-    app.router.add_post("/text", relay_text)
+    app.router.add_post(PATH, relay(as_sse=True))
+    app.router.add_post("/text", relay(as_sse=False))
     # handler_cancellation: a browser that goes away cancels the handler, and with it the
     # read from the agent, even while the agent is silent.
     runner = web.AppRunner(app, handler_cancellation=True)

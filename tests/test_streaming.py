@@ -15,7 +15,6 @@ from agentchat import (
     APIStreamError,
     APITimeoutError,
     AsyncAgentClient,
-    AsyncStream,
     AuthenticationError,
     ChatCompletion,
     ChatCompletionChunk,
@@ -24,16 +23,10 @@ from agentchat import (
 )
 from agentchat.testing import FakeAgentServer
 
-from .conftest import USER, checked_out
+from .conftest import USER, checked_out, open_stream
 
 TOOLS = [{"type": "function", "function": {"name": "lookup"}}]
 FORCE_TOOL = {"type": "function", "function": {"name": "lookup"}}
-
-
-async def open_stream(client: AsyncAgentClient, **kwargs: Any) -> AsyncStream:
-    call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
-    stream: AsyncStream = await client.agent.chat.completions.create(stream=True, **call)
-    return stream
 
 
 async def assert_connection_gone(server: FakeAgentServer, client: AsyncAgentClient) -> None:

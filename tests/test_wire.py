@@ -9,7 +9,6 @@ import re
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,6 @@ from agentchat import (
     AsyncAgentClient,
     AuthenticationError,
     BadRequestError,
-    ChatCompletion,
     ConflictError,
     InternalServerError,
     NotFoundError,
@@ -32,15 +30,8 @@ from agentchat import (
 )
 from agentchat.testing import FakeAgentServer
 
-from .conftest import USER, checked_out
+from .conftest import USER, checked_out, create
 from .flavours import make_client
-
-
-async def create(client: AsyncAgentClient, **kwargs: Any) -> ChatCompletion:
-    call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
-    completion: ChatCompletion = await client.agent.chat.completions.create(**call)
-    return completion
-
 
 # -- the request ------------------------------------------------------------------------------
 
