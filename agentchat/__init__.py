@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._batch import BatchInputError, BatchReport, run_batch
+    from ._batch import BatchInputError, BatchReport, BatchStoppedError, run_batch
     from ._client import AsyncAgentClient
     from ._errors import (
         AgentChatError,
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         PoolTimeoutError,
         RateLimitError,
+        StreamClosedError,
+        StreamConsumedError,
         UnprocessableEntityError,
     )
     from ._fanout import AsyncFanOut, Outcome, Progress, Request
@@ -76,10 +78,21 @@ if TYPE_CHECKING:
         TriggeredGuardrail,
         Usage,
     )
-    from ._params import CompletionCreateParams
+    from ._params import (
+        AssistantMessageParam,
+        CompletionCreateParams,
+        DeveloperMessageParam,
+        FunctionCallParam,
+        MessageParam,
+        SystemMessageParam,
+        ToolCallParam,
+        ToolMessageParam,
+        UserMessageParam,
+    )
     from ._response import RateLimit, ResponseInfo
     from ._streaming import AsyncStream
     from ._sync import AgentClient, FanOut, Stream
+    from ._sync import AgentClient as Client  # pydo's name: code moves over by its import
     from ._timeouts import Timeout
 
 __all__ = [
@@ -91,6 +104,7 @@ __all__ = [
     "APITimeoutError",
     "AgentChatError",
     "AgentClient",
+    "AssistantMessageParam",
     "AsyncAgentClient",
     "AsyncFanOut",
     "AsyncStream",
@@ -98,6 +112,7 @@ __all__ = [
     "BadRequestError",
     "BatchInputError",
     "BatchReport",
+    "BatchStoppedError",
     "CacheCreation",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -106,12 +121,15 @@ __all__ = [
     "ChoiceDelta",
     "ChoiceLogprobs",
     "ChunkChoice",
+    "Client",
     "CompletionCreateParams",
     "CompletionTokensDetails",
     "ConfigurationError",
     "ConflictError",
+    "DeveloperMessageParam",
     "FanOut",
     "FunctionCall",
+    "FunctionCallParam",
     "FunctionDefinition",
     "FunctionsInfo",
     "GuardrailsInfo",
@@ -119,6 +137,7 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "KBFilter",
+    "MessageParam",
     "Model",
     "NamedToolChoice",
     "NotFoundError",
@@ -134,17 +153,23 @@ __all__ = [
     "RetrievalInfo",
     "RetrievedData",
     "Stream",
+    "StreamClosedError",
+    "StreamConsumedError",
     "StreamOptions",
+    "SystemMessageParam",
     "Timeout",
     "TokenLogprob",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
+    "ToolCallParam",
     "ToolChoiceFunction",
+    "ToolMessageParam",
     "TopLogprob",
     "TriggeredGuardrail",
     "UnprocessableEntityError",
     "Usage",
+    "UserMessageParam",
     "__version__",
     "run_batch",
 ]
@@ -166,6 +191,7 @@ _EXPORTS = {
     "BadRequestError": "._errors",
     "BatchInputError": "._batch",
     "BatchReport": "._batch",
+    "BatchStoppedError": "._batch",
     "CacheCreation": "._models",
     "ChatCompletion": "._models",
     "ChatCompletionChunk": "._models",
@@ -174,6 +200,7 @@ _EXPORTS = {
     "ChoiceDelta": "._models",
     "ChoiceLogprobs": "._models",
     "ChunkChoice": "._models",
+    "Client": "._sync",  # pydo's name for AgentClient (_ALIASES)
     "CompletionCreateParams": "._params",
     "CompletionTokensDetails": "._models",
     "ConfigurationError": "._errors",
@@ -202,6 +229,8 @@ _EXPORTS = {
     "RetrievalInfo": "._models",
     "RetrievedData": "._models",
     "Stream": "._sync",
+    "StreamClosedError": "._errors",
+    "StreamConsumedError": "._errors",
     "StreamOptions": "._models",
     "Timeout": "._timeouts",
     "TokenLogprob": "._models",
@@ -214,14 +243,26 @@ _EXPORTS = {
     "UnprocessableEntityError": "._errors",
     "Usage": "._models",
     "run_batch": "._batch",
+    "AssistantMessageParam": "._params",
+    "DeveloperMessageParam": "._params",
+    "FunctionCallParam": "._params",
+    "MessageParam": "._params",
+    "SystemMessageParam": "._params",
+    "ToolCallParam": "._params",
+    "ToolMessageParam": "._params",
+    "UserMessageParam": "._params",
 }
+
+
+# Public names that are another name's object: pydo's ``Client`` is the blocking AgentClient.
+_ALIASES = {"Client": "AgentClient"}
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'agentchat' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
+    value = getattr(import_module(module, __name__), _ALIASES.get(name, name))
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -9,44 +9,106 @@ arrives, in the Batch API's output format::
      "error": null}
 
 A failed request has ``"error": {"code", "message"}`` (and the error response, when there
-was one). Lines are flushed as written and fsync'd at least every ``fsync_interval`` seconds
-and at the end, so a crash or Ctrl-C loses at most the requests in flight. Running again
-with the same output skips the ``custom_id``s already there (``retry_failed=True`` re-runs
-the failed ones) and first cuts off a last line left half-written by a crash.
+was one); the code is the server's, or a stable lowercase name for a failure of agentchat's
+own (``timeout``, ``connection_error``, ``invalid_request``, ...). Lines are flushed as
+written and fsync'd at least every ``fsync_interval`` seconds and at the end, so a crash or
+Ctrl-C loses at most the requests in flight.
 
-Duplicate ``custom_id``s are an error before anything is sent; a malformed line is reported
+One line per ``custom_id``: running again with the same output skips the ``custom_id``
+values already there and first cuts off a last line left half-written by a crash. With
+``retry_failed=True`` the failed lines of the ``custom_id`` values about to run again are first
+removed from the output, by writing the rest to a new file that atomically replaces it, so
+the output never holds two results for one ``custom_id``. Each line's ``id`` is new: numbers
+go on from the highest already in the file.
+
+A run whose first ``stop_on_setup_errors`` finished requests (or all of them, when the run
+has fewer) failed with the same 401, 403 or 404, and none succeeded, has a wrong key or
+endpoint: it stops with :class:`BatchStoppedError`, writing no line for them.
+
+Duplicate ``custom_id`` values are an error before anything is sent; a malformed line is reported
 by its line number and the other lines still run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import re
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import anyio.to_thread
 import attrs
 
 from . import _json
-from ._errors import AgentChatError, APIStatusError
+from ._config import ENV_ENDPOINT, ENV_TOKEN
+from ._errors import AgentChatError, APIError, APIStatusError, InvalidRequestError
 from ._fanout import Outcome, Progress, Request
+from ._relay import error_code
 from ._validate import CHECKED_FIELDS
 
 if TYPE_CHECKING:
     from ._client import AsyncAgentClient
+    from ._resources._completions import AsyncCompletions
+    from ._sync import AgentClient
 
-__all__ = ["BatchInputError", "BatchReport", "run_batch"]
+__all__ = ["BatchInputError", "BatchReport", "BatchStoppedError", "run_batch"]
 
 # Keywords of create() besides the request fields, which a body may not set.
 _CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout", "max_retries"})
 
+#: How many first finished requests failing the same way (401, 403 or 404) stop a run.
+DEFAULT_STOP_ON_SETUP_ERRORS = 10
+#: The statuses that say the key or the endpoint is wrong, not one request.
+SETUP_STATUSES = frozenset({401, 403, 404})
+
+_ID = re.compile(r"batch_req_(\d+)")
+
 
 class BatchInputError(AgentChatError):
-    """The input file cannot be run as it is (duplicate ``custom_id``s); nothing was sent."""
+    """The input file cannot be run as it is (duplicate ``custom_id`` values); nothing was sent."""
+
+
+class BatchStoppedError(AgentChatError):
+    """The run stopped early: its first ``count`` finished requests all failed with the same
+    401, 403 or 404 and none succeeded, which means a wrong key, a key without access to the
+    agent, or a wrong endpoint, not bad requests. No line was written for them (they run
+    again next time); requests still in flight were cancelled.
+
+    ``error`` is the first of those errors; ``status_code`` and ``code`` are its status and
+    error code.
+    """
+
+    def __init__(self, held: list[Outcome], *, whole_run: bool) -> None:
+        first = held[0].error
+        assert isinstance(first, APIStatusError)
+        self.error = first
+        self.status_code = first.status_code
+        self.code = error_code(first)
+        self.count = len(held)
+        if not whole_run:
+            which = f"the first {self.count} requests to finish all"
+        elif self.count == 1:
+            which = "the only request of this run"
+        else:
+            which = f"all {self.count} requests of this run"
+        super().__init__(
+            f"Stopped: {which} failed with {first}. {_SETUP_HINTS[self.status_code]} "
+            "No result was written for them; run again once it is fixed."
+        )
+
+
+_SETUP_HINTS = {
+    401: f"The access key is wrong or revoked: check ${ENV_TOKEN} (or the client's token).",
+    403: "The access key may not use this agent: check the key and the agent's access settings.",
+    404: f"Check the agent endpoint (${ENV_ENDPOINT}, or the client's agent_endpoint) and "
+    "the model of the requests.",
+}
 
 
 @attrs.frozen
@@ -76,7 +138,24 @@ class _Line:
     body: Mapping[str, Any]
 
 
-async def run_batch(
+@overload
+def run_batch(
+    client: AgentClient,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    max_concurrency: int = 16,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
+    retry_failed: bool = False,
+    stop_on_setup_errors: int | None = DEFAULT_STOP_ON_SETUP_ERRORS,
+    fsync_interval: float = 1.0,
+    on_progress: Callable[[Progress], object] | None = None,
+) -> BatchReport: ...
+
+
+@overload
+def run_batch(
     client: AsyncAgentClient,
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
@@ -85,15 +164,94 @@ async def run_batch(
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
     retry_failed: bool = False,
+    stop_on_setup_errors: int | None = DEFAULT_STOP_ON_SETUP_ERRORS,
     fsync_interval: float = 1.0,
     on_progress: Callable[[Progress], object] | None = None,
-) -> BatchReport:
+) -> Coroutine[Any, Any, BatchReport]: ...
+
+
+def run_batch(
+    client: AgentClient | AsyncAgentClient,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    max_concurrency: int = 16,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
+    retry_failed: bool = False,
+    stop_on_setup_errors: int | None = DEFAULT_STOP_ON_SETUP_ERRORS,
+    fsync_interval: float = 1.0,
+    on_progress: Callable[[Progress], object] | None = None,
+) -> BatchReport | Coroutine[Any, Any, BatchReport]:
     """Run every request of a Batch-API JSONL file through ``client`` (see the module
-    docstring); returns a :class:`BatchReport`. Raises :class:`BatchInputError` before
-    sending anything if ``custom_id``s repeat."""
-    input_file, output_file = Path(input_path), Path(output_path)
-    total, malformed = _scan(input_file)
-    done = _resume(output_file, retry_failed)
+    docstring) and return a :class:`BatchReport`::
+
+        report = await run_batch(async_client, "in.jsonl", "out.jsonl")   # AsyncAgentClient
+        report = run_batch(sync_client, "in.jsonl", "out.jsonl")          # AgentClient
+
+    With an :class:`~agentchat.AgentClient` the call blocks, running the same async code on
+    the client's event-loop thread (where ``on_progress`` is called too); Ctrl-C cancels what
+    is in flight and keeps what finished.
+
+    Raises :class:`BatchInputError` before sending anything if a ``custom_id`` repeats, and
+    :class:`BatchStoppedError` when the first ``stop_on_setup_errors`` requests to finish all
+    failed with the same 401, 403 or 404 (``None``: never stop early).
+    """
+    from ._client import AsyncAgentClient  # loaded already: the caller made a client
+
+    options: dict[str, Any] = {
+        "max_concurrency": max_concurrency,
+        "requests_per_minute": requests_per_minute,
+        "tokens_per_minute": tokens_per_minute,
+        "retry_failed": retry_failed,
+        "stop_on_setup_errors": stop_on_setup_errors,
+        "fsync_interval": fsync_interval,
+        "on_progress": on_progress,
+    }
+    if isinstance(client, AsyncAgentClient):
+        return _run(client.agent.chat.completions, Path(input_path), Path(output_path), **options)
+    # The generated sync facade: run the one implementation on the client's loop thread.
+    core = getattr(client, "_async", None)
+    portal = getattr(client, "_portal", None)
+    if not isinstance(core, AsyncAgentClient) or portal is None:
+        raise TypeError(
+            f"run_batch() needs an AgentClient or an AsyncAgentClient, not {type(client).__name__}"
+        )
+    completions = core.agent.chat.completions
+    report: BatchReport = portal.call(
+        lambda: _run(completions, Path(input_path), Path(output_path), **options)
+    )
+    return report
+
+
+async def _run(
+    completions: AsyncCompletions,
+    input_file: Path,
+    output_file: Path,
+    *,
+    max_concurrency: int,
+    requests_per_minute: int | None,
+    tokens_per_minute: int | None,
+    retry_failed: bool,
+    stop_on_setup_errors: int | None,
+    fsync_interval: float,
+    on_progress: Callable[[Progress], object] | None,
+) -> BatchReport:
+    if stop_on_setup_errors is not None and (
+        not isinstance(stop_on_setup_errors, int)
+        or isinstance(stop_on_setup_errors, bool)
+        or stop_on_setup_errors < 1
+    ):
+        raise InvalidRequestError(
+            "stop_on_setup_errors", stop_on_setup_errors, "an integer >= 1, or None, is required"
+        )
+    # Reading both files (and rewriting the output for a retry, with its fsyncs) may take a
+    # while for large files: not on the event loop.
+    total, malformed, custom_ids = await anyio.to_thread.run_sync(_scan, input_file)
+    done, next_number = await anyio.to_thread.run_sync(
+        _prepare_output, output_file, retry_failed, custom_ids
+    )
+    del custom_ids
     skipped = 0
 
     def requests() -> Iterator[Request]:
@@ -105,13 +263,30 @@ async def run_batch(
                 yield Request(params=_params(line.body), id=line.custom_id)
 
     succeeded = failed = 0
-    numbering = itertools.count(len(done) + 1)
+    numbering = itertools.count(next_number)
+    # While every finished request has failed with the same 401/403/404, their lines wait
+    # here (a wrong key is not worth a line per input); the first other outcome writes them.
+    held: list[Outcome] = []
+    watching = stop_on_setup_errors is not None
     # Plain buffered writes: a line lands in the OS page cache at once; only fsync, which
     # may wait on the disk, is moved off the event loop.
-    with output_file.open("a", encoding="utf-8") as out:  # noqa: ASYNC230
+    with output_file.open("a", encoding="utf-8") as out:
         last_sync = time.monotonic()
+
+        async def write(outcome: Outcome) -> None:
+            nonlocal succeeded, failed, last_sync
+            out.write(_result_line(outcome, next(numbering)))
+            out.flush()
+            if outcome.ok:
+                succeeded += 1
+            else:
+                failed += 1
+            if time.monotonic() - last_sync >= fsync_interval:
+                await anyio.to_thread.run_sync(os.fsync, out.fileno())
+                last_sync = time.monotonic()
+
         try:
-            async with client.agent.chat.completions.create_many(
+            async with completions.create_many(
                 requests(),
                 max_concurrency=max_concurrency,
                 ordered=False,
@@ -120,15 +295,19 @@ async def run_batch(
                 on_progress=on_progress,
             ) as results:
                 async for outcome in results:
-                    out.write(_result_line(outcome, next(numbering)))
-                    out.flush()
-                    if outcome.ok:
-                        succeeded += 1
-                    else:
-                        failed += 1
-                    if time.monotonic() - last_sync >= fsync_interval:
-                        await anyio.to_thread.run_sync(os.fsync, out.fileno())
-                        last_sync = time.monotonic()
+                    if watching:
+                        if _fails_like(outcome, held):
+                            held.append(outcome)
+                            if len(held) == stop_on_setup_errors:
+                                raise BatchStoppedError(held, whole_run=False)
+                            continue
+                        watching = False  # one success or other failure: no setup error
+                        for waiting in held:
+                            await write(waiting)
+                        held = []
+                    await write(outcome)
+            if held:  # the run had fewer requests than the limit, and all failed alike
+                raise BatchStoppedError(held, whole_run=True)
         finally:
             out.flush()
             os.fsync(out.fileno())
@@ -141,8 +320,23 @@ async def run_batch(
     )
 
 
-def _scan(path: Path) -> tuple[int, list[tuple[int, str]]]:
-    """Count the valid lines, list the malformed ones, and refuse duplicate custom_ids."""
+def _setup_status(outcome: Outcome) -> int | None:
+    """The outcome's status when it failed with a 401, 403 or 404."""
+    error = outcome.error
+    if isinstance(error, APIStatusError) and error.status_code in SETUP_STATUSES:
+        return error.status_code
+    return None
+
+
+def _fails_like(outcome: Outcome, held: list[Outcome]) -> bool:
+    """Whether ``outcome`` failed with a 401, 403 or 404, and as the ``held`` ones did."""
+    status = _setup_status(outcome)
+    return status is not None and (not held or _setup_status(held[0]) == status)
+
+
+def _scan(path: Path) -> tuple[int, list[tuple[int, str]], set[str]]:
+    """Count the valid lines, list the malformed ones, collect the custom_ids, and refuse
+    duplicate custom_ids."""
     seen: dict[str, int] = {}
     duplicates: list[str] = []
     malformed: list[tuple[int, str]] = []
@@ -166,7 +360,7 @@ def _scan(path: Path) -> tuple[int, list[tuple[int, str]]]:
         raise BatchInputError(
             f"{path}: {len(duplicates)} duplicate custom_id(s): {shown}. Nothing was sent."
         )
-    return total, malformed
+    return total, malformed, set(seen)
 
 
 def _lines(path: Path) -> Iterator[_Line]:
@@ -217,26 +411,89 @@ def _params(body: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _resume(path: Path, retry_failed: bool) -> set[str]:
-    """The custom_ids the output already has (successes only, with ``retry_failed``); a
-    half-written last line (a crash mid-write) is cut off first."""
+def _prepare_output(path: Path, retry_failed: bool, custom_ids: set[str]) -> tuple[set[str], int]:
+    """Get the output ready to be appended to, and return the custom_ids it already has a
+    result for (successes only, with ``retry_failed``) and the number of the next line's id.
+
+    A half-written last line (a crash mid-write) is cut off first. With ``retry_failed``, the
+    failed lines of custom_ids that will run again (or that also have a success, from an
+    older agentchat) are removed, by writing the other lines to a new file that atomically
+    replaces the output: a crash leaves the old file or the new one, never a mix, and a
+    failed line removed is run again by whichever run comes next.
+    """
     if not path.exists():
-        return set()
+        return set(), 1
     _truncate_partial_line(path)
-    done: set[str] = set()
-    with path.open(encoding="utf-8") as lines:
-        for text in lines:
+    succeeded: set[str] = set()
+    failed: set[str] = set()
+    highest = count = 0
+    for _, record in _records(path):
+        count += 1
+        if record is None:
+            continue
+        found = _ID.fullmatch(str(record.get("id")))
+        if found:
+            highest = max(highest, int(found.group(1)))
+        custom_id = record.get("custom_id")
+        if isinstance(custom_id, str):
+            (failed if record.get("error") is not None else succeeded).add(custom_id)
+    next_number = max(highest, count) + 1  # never the id of a line already there
+    if not retry_failed:
+        return succeeded | failed, next_number
+    stale = (failed & custom_ids) | (failed & succeeded)
+    if stale:
+        _rewrite_without(path, stale)
+    return succeeded, next_number
+
+
+def _records(path: Path) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
+    """Each line of the output as it is, and parsed (``None`` if it is not a JSON object)."""
+    with path.open("rb") as lines:
+        for raw in lines:
             try:
-                line = json.loads(text)
+                record = _json.loads(raw)
             except ValueError:
-                continue
-            custom_id = line.get("custom_id") if isinstance(line, dict) else None
-            if not isinstance(custom_id, str):
-                continue
-            if retry_failed and line.get("error") is not None:
-                continue
-            done.add(custom_id)
-    return done
+                record = None
+            yield raw, record if isinstance(record, dict) else None
+
+
+def _rewrite_without(path: Path, stale: set[str]) -> None:
+    """Replace ``path`` atomically by a copy without the failed lines of ``stale``."""
+    path = Path(os.path.realpath(path))  # through a symlink: replace the file, keep the link
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as new:
+            for raw, record in _records(path):
+                if (
+                    record is not None
+                    and record.get("custom_id") in stale
+                    and record.get("error") is not None
+                ):
+                    continue
+                new.write(raw)
+            new.flush()
+            os.fsync(new.fileno())
+        os.chmod(name, os.stat(path).st_mode & 0o7777)  # mkstemp made it owner-only
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (POSIX); elsewhere directories cannot be opened, nor need to."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def _truncate_partial_line(path: Path) -> None:
@@ -280,9 +537,16 @@ def _result_line(outcome: Outcome, number: int) -> str:
                 "request_id": error.request_id,
                 "body": error.body,
             }
-            code = error.code or f"http_{error.status_code}"
         else:
             record["response"] = None
-            code = type(error).__name__
-        record["error"] = {"code": code, "message": str(error)}
+        record["error"] = {"code": _error_code(error), "message": str(error)}
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _error_code(error: Exception) -> str:
+    """The server's error code, or a stable lowercase name: never a Python class name."""
+    if isinstance(error, APIError):
+        return error_code(error)
+    if isinstance(error, InvalidRequestError):
+        return "invalid_request"  # rejected before it was sent
+    return "client_error"  # anything else that went wrong on this side

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
 from ._backoff import check_max_retries
-from ._config import COMPLETIONS_PATH, resolve_endpoint, resolve_token
-from ._errors import ConfigurationError, InvalidRequestError
+from ._config import COMPLETIONS_PATH, config_error, resolve_endpoint, resolve_token
+from ._errors import InvalidRequestError
 from ._resources import AsyncAgent
 from ._timeouts import DEFAULT_TIMEOUT, Timeout, to_timeout
 from ._transport import Transport
@@ -28,6 +30,7 @@ USER_AGENT = (
     f"agentchat/{__version__} Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _JSON_HEADERS: Mapping[str, str] = {
     "Content-Type": "application/json",
     "Accept": "application/json",
@@ -64,19 +67,30 @@ class AsyncAgentClient:
         allow_insecure_http: bool = False,
         trust_env: bool = False,
     ) -> None:
+        # Every setting is checked here, and a bad one is a ConfigurationError naming it,
+        # the value given and what is allowed (the same checks on a call's own timeout= and
+        # max_retries= raise InvalidRequestError: there they are request parameters).
+        for name, flag in (("allow_insecure_http", allow_insecure_http), ("trust_env", trust_env)):
+            if not isinstance(flag, bool):
+                raise config_error(name, flag, "True or False is required")
         self._token = resolve_token(token)
         self._base_url = resolve_endpoint(agent_endpoint, allow_insecure_http=allow_insecure_http)
-        self._timeout = to_timeout(timeout)
-        self._max_retries = check_max_retries(max_retries)
-        if not isinstance(max_connections, int) or max_connections < 1:
-            raise _ConfigError(
-                "max_connections", repr(max_connections), "an integer >= 1 is required"
-            )
+        self._timeout = to_timeout(timeout, "timeout", config_error)
+        try:
+            self._max_retries = check_max_retries(max_retries)
+        except InvalidRequestError as exc:
+            raise config_error(exc.param, exc.value, exc.allowed) from None
+        if (
+            not isinstance(max_connections, int)
+            or isinstance(max_connections, bool)
+            or max_connections < 1
+        ):
+            raise config_error("max_connections", max_connections, "an integer >= 1 is required")
         self._completions = self._base_url.with_path(
             self._base_url.path.rstrip("/") + COMPLETIONS_PATH
         ).with_query(agent="true")
         headers = {"User-Agent": USER_AGENT}
-        headers.update(_check_headers(default_headers, "default_headers", _ConfigError))
+        headers.update(_check_headers(default_headers, "default_headers", config_error))
         headers["Authorization"] = f"Bearer {self._token}"
         self._transport = Transport(
             headers=headers, max_connections=max_connections, trust_env=trust_env
@@ -144,30 +158,27 @@ class AsyncAgentClient:
         return {**base, **_check_headers(extra_headers, "extra_headers")}
 
 
-class _ConfigError(ConfigurationError):
-    """A :class:`ConfigurationError` worded like :class:`InvalidRequestError`."""
-
-    def __init__(self, param: str, value: object, allowed: str) -> None:
-        super().__init__(f"{param}={value} is invalid: {allowed}")
-
-
 def _check_headers(
     headers: Mapping[str, str] | None,
     param: str,
-    error: type[ValueError] = InvalidRequestError,
+    error: Callable[[str, Any, str], ValueError] = InvalidRequestError,
 ) -> dict[str, str]:
-    """Header names and values must be strings without line breaks (no header injection)."""
+    """Header names must be HTTP tokens and values strings without line breaks (no header
+    injection); a bad one raises ``error`` naming it, never showing its value."""
     if headers is None:
         return {}
     if not isinstance(headers, Mapping):
         raise error(param, headers, "a mapping of header names to string values is required")
     checked = {}
     for name, value in headers.items():
-        if (
-            not isinstance(name, str)
-            or not isinstance(value, str)
-            or any(c in name or c in value for c in "\r\n")
-        ):
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise error(
+                f"{param} key",
+                name,
+                "a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or colons) "
+                "is required",
+            )
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
             # Header values are often secrets: describe the value, never show it.
             shown = (
                 f"<{type(value).__name__} of {len(value)} chars>"

@@ -5,6 +5,8 @@ Everything agentchat raises derives from :class:`AgentChatError`::
     AgentChatError
     ├── ConfigurationError          bad client settings (no endpoint, no key, ...)   ValueError
     ├── InvalidRequestError         a parameter rejected before anything is sent     ValueError
+    ├── StreamClosedError           a stream read after its user closed it (break, aclose(), ...)
+    │   └── StreamConsumedError     a stream read again after it was read to its end
     └── APIError                    the call was made and failed
         ├── APIConnectionError      no usable response: refused, reset, DNS, TLS, ...
         │   ├── APITimeoutError     a timeout fired                                  TimeoutError
@@ -54,6 +56,8 @@ __all__ = [
     "PermissionDeniedError",
     "PoolTimeoutError",
     "RateLimitError",
+    "StreamClosedError",
+    "StreamConsumedError",
     "UnprocessableEntityError",
 ]
 
@@ -81,6 +85,28 @@ class InvalidRequestError(AgentChatError, ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{param}={_short_repr(value)} is invalid: {allowed}")
+
+
+class StreamClosedError(AgentChatError):
+    """A stream cannot be read any further: its user closed it before its end (a ``break``
+    out of a loop over it, an exception in that loop, ``aclose()``/``close()``, leaving its
+    ``async with``/``with`` block, a cancelled read), or, for :class:`StreamConsumedError`,
+    it was already read to its end.
+
+    Not an :class:`APIError`, and not worth a retry: nothing failed, the caller's own code
+    ended the stream. ``chunks`` is how many chunks had been received;
+    ``stream.snapshot()`` is the completion they add up to.
+    """
+
+    def __init__(self, message: str, *, chunks: int) -> None:
+        super().__init__(message)
+        self.chunks = chunks
+
+
+class StreamConsumedError(StreamClosedError):
+    """A stream already read to its end was read again: a second ``async for`` (or ``for``),
+    ``text_stream()`` or relay, or ``next_batch()`` after it returned ``[]``. Its answer is
+    still there: ``get_final_completion()`` and ``snapshot()`` return it."""
 
 
 class APIError(AgentChatError):

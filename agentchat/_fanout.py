@@ -36,6 +36,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import AgentChatError, InvalidRequestError
+from ._models._base import Model
 from ._models._chunk import ChatCompletionChunk
 from ._models._completion import ChatCompletion
 from ._pacing import Pacer
@@ -91,7 +92,18 @@ class Outcome:
 
 @attrs.frozen
 class Progress:
-    """Counts of a running fan-out, for progress callbacks and bars."""
+    """Counts of a running fan-out, for progress callbacks and bars.
+
+    - ``done``: inputs that succeeded (ended with a completion). Failures are not in it.
+    - ``failed``: inputs that ended with an error (after the transport's retries).
+    - ``finished`` (``done + failed``): inputs that have their outcome, either way.
+    - ``in_flight``: requests being sent or awaited now.
+    - ``elapsed``: seconds since the fan-out started.
+    - ``tokens``: tokens used so far, from the completions' usage.
+    - ``concurrency``: how many requests may be in flight at once now (it adapts).
+    - ``rate_limited``: 429 answers received so far (a 429 is retried; the input fails only
+      if its retries run out).
+    """
 
     done: int
     failed: int
@@ -102,9 +114,14 @@ class Progress:
     rate_limited: int
 
     @property
+    def finished(self) -> int:
+        """Inputs that have their outcome: succeeded (``done``) or ``failed``."""
+        return self.done + self.failed
+
+    @property
     def rate(self) -> float:
-        """Finished inputs per second so far."""
-        return (self.done + self.failed) / self.elapsed if self.elapsed > 0 else 0.0
+        """Finished inputs (succeeded or failed) per second so far."""
+        return self.finished / self.elapsed if self.elapsed > 0 else 0.0
 
 
 class AsyncFanOut:
@@ -311,7 +328,7 @@ class AsyncFanOut:
             self._input_lock.release()
         if isinstance(item, Request):
             return index, item
-        if isinstance(item, Mapping):
+        if isinstance(item, Mapping) and not isinstance(item, Model):  # models read as Mappings
             return index, Request(params=item)
         return index, Request(params={"__invalid__": item})
 

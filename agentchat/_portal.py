@@ -7,10 +7,14 @@ call and stopped by ``close()``. Every sync method hands its coroutine to that l
 serves both call styles.
 
 - Any thread may call, several at once: the portal is thread-safe.
-- A program that already runs a loop in its main thread (a notebook) is fine: this loop is
-  another thread's.
 - Calling from the loop thread itself (from inside a coroutine the client is running) would
   deadlock, so it raises :class:`~agentchat.AgentChatError` instead.
+- Calling from a thread that runs an event loop of its own (sync code inside an ``async def``,
+  a notebook cell) works, but blocks that loop until the call returns: every other task of
+  it waits, and a server or task on that loop that the call waits for cannot answer (a
+  deadlock until a timeout fires). The first such call in the process warns
+  (``RuntimeWarning``, pointing to ``AsyncAgentClient``); it cannot be told from a harmless
+  one, so it is not refused.
 - Ctrl-C (or any exception) while waiting cancels the call in the loop, waits for the
   cancellation to finish (so its connection is closed), and re-raises: the client stays
   usable.
@@ -23,9 +27,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
 import queue
+import sys
 import threading
+import warnings
 import weakref
+from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, TypeVar
@@ -47,6 +55,20 @@ _T = TypeVar("_T")
 CANCEL_GRACE = 5.0
 
 _open_threads: weakref.WeakSet[LoopThread] = weakref.WeakSet()
+
+#: Whether a blocking call from a thread running an event loop has been warned about (once
+#: per process).
+_warned_blocking_a_loop = False
+
+BLOCKING_A_LOOP = (
+    "A blocking agentchat call (AgentClient, Stream, FanOut) was made from a thread that is "
+    "running an asyncio event loop, for instance from inside an 'async def': that loop and "
+    "every task on it are blocked until the call returns, and if what the call waits for "
+    "runs on that loop (a local server, a task), it waits until a timeout fires. In async "
+    "code use AsyncAgentClient and await its calls. (Warned once per process.)"
+)
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class LoopThread:
@@ -72,6 +94,8 @@ class LoopThread:
     def call(self, fn: Callable[[], Awaitable[_T]]) -> _T:
         """Await ``fn()`` in the loop and return its result (or raise its exception)."""
         token = self._enter()
+        if not _warned_blocking_a_loop and _get_running_loop() is not None:
+            _warn_blocking_a_loop()
         tasks: list[asyncio.Task[Any]] = []
         try:
             # One round trip: the portal's own call()/start_task_soon() first wait for the
@@ -152,6 +176,17 @@ class LoopThread:
                 self._portal, self._token = started
                 _open_threads.add(self)
             return self._token
+
+
+def _warn_blocking_a_loop() -> None:
+    """Warn, once per process, that a blocking call blocks the caller's own event loop; the
+    warning points at the caller's line (the first frame outside agentchat)."""
+    global _warned_blocking_a_loop
+    _warned_blocking_a_loop = True
+    level, frame = 1, sys._getframe()
+    while frame.f_code.co_filename.startswith(_PACKAGE) and frame.f_back is not None:
+        level, frame = level + 1, frame.f_back
+    warnings.warn(BLOCKING_A_LOOP, RuntimeWarning, stacklevel=level)
 
 
 def _run_loop(

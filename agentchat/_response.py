@@ -3,6 +3,9 @@
 Every result carries one: ``completion.response``, ``stream.response`` and
 ``error.response`` are all :class:`ResponseInfo`. Parsing is lazy, so a caller who never
 looks pays nothing beyond keeping a reference to the headers.
+
+A :class:`ResponseInfo` copies and pickles like the models that carry it: its headers (aiohttp's
+read-only ``CIMultiDictProxy``) are copied into a multidict and wrapped again.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
 import attrs
 
@@ -71,6 +76,18 @@ class ResponseInfo:
         _set_attempts(info, attempts)
         return info
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # aiohttp's headers are a CIMultiDictProxy, which neither copy nor pickle handle:
+        # the proxied multidict goes instead, and is wrapped again on the way back.
+        headers: Any = self.headers
+        kind = type(headers)
+        wrap = None
+        if kind is MappingProxyType:
+            wrap, headers = "mappingproxy", dict(headers)
+        elif kind.__module__.startswith("multidict") and kind.__name__.endswith("Proxy"):
+            wrap, headers = "multidict", headers.copy()  # a CIMultiDict (or MultiDict)
+        return _restore, (self.status, headers, wrap, self.url, self.elapsed, self.attempts)
+
     @property
     def request_id(self) -> str | None:
         """The server's id for this request, for support tickets and log correlation."""
@@ -99,6 +116,21 @@ class ResponseInfo:
             reset_at=reset,
             retry_after=parse_retry_after(headers),
         )
+
+
+def _restore(
+    status: int, headers: Any, wrap: str | None, url: str, elapsed: float, attempts: int
+) -> ResponseInfo:
+    """Rebuild a :class:`ResponseInfo` from its ``__reduce__`` (module-level: pickle finds it)."""
+    if wrap == "multidict":
+        from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
+
+        headers = (CIMultiDictProxy if isinstance(headers, CIMultiDict) else MultiDictProxy)(
+            headers
+        )
+    elif wrap == "mappingproxy":
+        headers = MappingProxyType(headers)
+    return ResponseInfo.of(status, headers, url, elapsed, attempts)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

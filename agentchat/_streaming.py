@@ -14,6 +14,15 @@ chunk count (``error.chunks``).
 Closing: leaving ``async with``, ``aclose()``, breaking out of ``async for``, an exception in
 the loop body and task cancellation all close the connection (a ``break`` without ``async
 with`` closes it when the abandoned iterator is finalised, right after the loop).
+
+Reading again: what a read after the first ends does depends only on what the reader has
+seen, never on how fast the server was. A stream whose reader was told its end (``async
+for`` ran out, ``next_batch()`` returned ``[]``, ``get_final_completion()`` returned) is
+finished: ``get_final_completion()`` and ``snapshot()`` keep returning the answer, and any
+other read raises :class:`StreamConsumedError`. A stream its user closed before that (a
+``break``, an exception in the loop, ``aclose()``, leaving ``async with``, a cancelled read),
+even one whose ``[DONE]`` had already arrived, raises :class:`StreamClosedError` on every
+read. A failure the reader was given is raised again by every read.
 """
 
 from __future__ import annotations
@@ -22,9 +31,10 @@ import asyncio
 import contextlib
 import functools
 import sys
+import weakref
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import aiohttp
 
@@ -32,12 +42,13 @@ from . import _json
 from ._accumulate import CompletionAccumulator
 from ._convert import converter
 from ._errors import (
-    AgentChatError,
     APIError,
     APIResponseValidationError,
     APIStreamError,
     APITimeoutError,
     IncompleteStreamError,
+    StreamClosedError,
+    StreamConsumedError,
     parse_error_body,
     snippet,
 )
@@ -54,6 +65,15 @@ __all__ = ["AsyncStream", "chunks_from_events", "chunks_of_completion"]
 #: How long to wait, after ``data: [DONE]``, for the response body to end so that its
 #: connection can be reused.
 END_OF_BODY_GRACE = 0.25
+
+# What the reader of a stream has been given (``AsyncStream._outcome``); ``None`` while it
+# is still reading.
+_ENDED = "ended"  # the end: the last chunks, then ``[]``
+_FAILED = "failed"  # the stream's failure was raised to it
+_CLOSED = "closed"  # its user closed the stream before either
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 if sys.version_info >= (3, 11):
@@ -91,6 +111,21 @@ def _unread(content: aiohttp.StreamReader) -> bytes:
     data = b"".join(buffer)
     buffer.clear()
     return data
+
+
+def _reader(
+    method: Callable[Concatenate[AsyncStream, _P], AsyncIterator[_T]],
+) -> Callable[Concatenate[AsyncStream, _P], AsyncIterator[_T]]:
+    """Mark an async generator method of :class:`AsyncStream` as a reader of the stream: the
+    iterator it returns is watched (see ``AsyncStream._watch``), so that a loop over it left
+    early closes the stream at once. (The sync facade's twin is a plain generator, closed
+    at once by Python; this decorator is not copied to it.)"""
+
+    @functools.wraps(method)
+    def read(stream: AsyncStream, /, *args: _P.args, **kwargs: _P.kwargs) -> AsyncIterator[_T]:
+        return stream._watch(method(stream, *args, **kwargs))
+
+    return read
 
 
 class AsyncStream:
@@ -131,6 +166,10 @@ class AsyncStream:
         self._bound = "idle"  # which limit the current read waits for
         self._finished = response is None  # [DONE] seen (or nothing to read)
         self._closed = False  # the connection was dropped before [DONE]
+        self._outcome: str | None = None  # what the reader has been given: _ENDED, ...
+        # Weak references to the iterators handed out (async for, text_stream(), the
+        # relays): one dropped before the end closes the stream at that moment.
+        self._readers: list[weakref.ref[Any]] | None = None
         self._chunks = 0
         self._completion: ChatCompletion | None = None  # a 200 that was JSON, not a stream
         self._pending: list[ChatCompletionChunk] | None = None  # read, not yet delivered
@@ -155,7 +194,7 @@ class AsyncStream:
     # -- iteration ------------------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        return self._iterate()
+        return self._watch(self._iterate())
 
     async def _iterate(self) -> AsyncIterator[ChatCompletionChunk]:
         try:
@@ -167,12 +206,36 @@ class AsyncStream:
                     yield chunk
         finally:
             # Reached on break, on an exception in the loop body, on cancellation and on
-            # errors alike; a no-op once [DONE] has been seen.
-            self._drop_connection()
+            # errors alike; a no-op once the end or a failure has been given.
+            self._close_by_user()
+
+    def _watch(self, reader: _T) -> _T:
+        """Hand out ``reader``, an iterator over this stream, noting when it is dropped.
+
+        A loop left early (``break``, an exception in its body) drops its iterator at once,
+        but the iterator's own clean-up, which closes the connection, runs a moment later as
+        a task of the loop: a read in between would still find data. So a reader dropped
+        before the end, started or not, closes the stream there and then (only the state
+        changes here, as a finaliser must do no I/O; the connection goes with the clean-up,
+        or with that next read)."""
+        this = weakref.ref(self)
+
+        def dropped(_: object) -> None:
+            stream = this()
+            if stream is not None and stream._outcome is None:
+                stream._outcome = _CLOSED
+
+        if self._readers is None:
+            self._readers = []
+        self._readers.append(weakref.ref(reader, dropped))
+        return reader
 
     async def next_batch(self) -> list[ChatCompletionChunk]:
         """The chunks that the next network read completes (at least one), or ``[]`` once
-        the stream has ended. Lower-level than ``async for``, for moving chunks in bulk."""
+        the stream has ended. Lower-level than ``async for``, for moving chunks in bulk.
+
+        ``[]`` comes once: reading on after it raises :class:`~agentchat.StreamConsumedError`
+        (``get_final_completion()`` and ``snapshot()`` still return the answer)."""
         batch = await self._receive()
         add = self._accumulator.add  # every chunk received is folded in, once
         for chunk in batch:
@@ -180,23 +243,45 @@ class AsyncStream:
         return batch
 
     async def _receive(self) -> list[ChatCompletionChunk]:
+        if self._outcome is not None:
+            self._refuse()
         pending = self._pending
         if pending is not None:
             self._pending = None
-        elif self._failure is not None:
+        elif self._failure is not None:  # held back until the chunks before it were given
             self._raise_failure()
-        elif self._closed:
-            raise AgentChatError("This stream was closed before it finished.")
         else:
             pending = await self._read_batch()
+        if not pending:
+            self._outcome = _ENDED
         self._chunks += len(pending)
         return pending
+
+    def _refuse(self) -> NoReturn:
+        """Raise what a read gets once the reader has been given the end, a failure or a
+        close."""
+        if self._outcome == _FAILED:
+            self._raise_failure()
+        if self._outcome == _ENDED:
+            raise StreamConsumedError(
+                "This stream was already read to its end; use get_final_completion() or "
+                "snapshot() for the answer (a stream can be iterated only once).",
+                chunks=self._chunks,
+            )
+        self._drop_connection()  # not yet done if a dropped iterator's clean-up is pending
+        raise StreamClosedError(
+            f"This stream was closed by its user after {self._chunks} chunks, before its end "
+            "(a break out of a loop over it, an exception in that loop, aclose()/close(), "
+            "leaving its 'with' block, or a cancelled read): nothing more can be read from "
+            "it. stream.snapshot() is what had arrived.",
+            chunks=self._chunks,
+        )
 
     async def prime(self) -> None:
         """Read until the first event has arrived (keeping it for the caller), so that a
         failure before it can still be retried: the request is then repeated. Once an event
         has been delivered, a failure is raised, never replayed."""
-        if self._pending is None and not self._finished:
+        if self._pending is None and not self._finished and self._outcome is None:
             self._pending = await self._read_batch()
 
     async def _read_batch(self) -> list[ChatCompletionChunk]:
@@ -211,7 +296,7 @@ class AsyncStream:
             except _Cut as broken:  # what arrived before the break is still decoded
                 data, cut = broken.unread, broken.__cause__
             except asyncio.CancelledError:
-                self._drop_connection()
+                self._close_by_user()
                 raise
             if cut is not None:
                 events = self._decoder.feed(data) + self._decoder.end()
@@ -333,6 +418,7 @@ class AsyncStream:
         if error.partial is None:
             error.partial = self.snapshot()
             error.chunks = self._chunks
+        self._outcome = _FAILED
         raise error
 
     def _drop_connection(self) -> None:
@@ -342,9 +428,20 @@ class AsyncStream:
             if self._raw is not None:
                 self._raw.close()
 
-    async def aclose(self) -> None:
-        """Close the stream and its connection. Safe to call at any time, more than once."""
+    def _close_by_user(self) -> None:
+        """The stream's user is done with it: unless the reader was already given the end or
+        a failure, the stream is closed (every later read raises
+        :class:`StreamClosedError`), whether or not ``[DONE]`` had arrived."""
+        if self._outcome is None:
+            self._outcome = _CLOSED
         self._drop_connection()
+
+    async def aclose(self) -> None:
+        """Close the stream and its connection. Safe to call at any time, more than once.
+
+        Closed before its end, the stream cannot be read any further: a read raises
+        :class:`~agentchat.StreamClosedError` (``snapshot()`` still returns what arrived)."""
+        self._close_by_user()
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -355,12 +452,14 @@ class AsyncStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._drop_connection()
+        self._close_by_user()
 
     @property
     def closed(self) -> bool:
-        """True once the stream has ended or been closed."""
-        return self._finished or self._closed
+        """True once the stream has ended or been closed: its reader was given the end or
+        its failure, or it was closed before its end. (Whether ``[DONE]`` has reached the
+        client does not count: that depends on the network.)"""
+        return self._outcome is not None
 
     @property
     def chunks_received(self) -> int:
@@ -388,11 +487,14 @@ class AsyncStream:
 
     async def get_final_completion(self) -> ChatCompletion:
         """Read the rest of the stream and return the whole answer as a
-        :class:`ChatCompletion` (with this stream's ``response`` metadata)."""
-        while await self.next_batch():
-            pass
+        :class:`ChatCompletion` (with this stream's ``response`` metadata). Once the stream
+        has been read to its end, it just returns the answer again."""
+        if self._outcome != _ENDED:
+            while await self.next_batch():
+                pass
         return self.snapshot()
 
+    @_reader
     async def text_stream(self, choice: int = 0) -> AsyncIterator[str]:
         """Yield only the text of one choice as it arrives (empty pieces skipped)."""
         async for chunk in self:
@@ -415,6 +517,7 @@ class AsyncStream:
         data = [event.data for event in events if event.event == "message"]
         return list(zip(batch, data, strict=False))
 
+    @_reader
     async def sse_bytes(self) -> AsyncIterator[bytes]:
         """Relay this stream as server-sent events, e.g. from a web service to a browser::
 
@@ -443,6 +546,7 @@ class AsyncStream:
             else:
                 yield SSE_DONE
 
+    @_reader
     async def text_bytes(self, choice: int = 0) -> AsyncIterator[bytes]:
         """Relay only the text of one choice, as UTF-8 bytes for a ``text/plain`` response
         (one piece per network read, empty pieces skipped).
@@ -459,7 +563,10 @@ class AsyncStream:
                     yield text.encode()
 
     def __repr__(self) -> str:
-        state = "finished" if self._finished else "closed" if self._closed else "open"
+        # The reader's view: "finished" once it was given the end, not when [DONE] arrived.
+        state = {_ENDED: "finished", _FAILED: "failed", _CLOSED: "closed"}.get(
+            self._outcome or "", "open"
+        )
         return f"<AsyncStream {state}, {self._chunks} chunks, response={self.response!r}>"
 
 

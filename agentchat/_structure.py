@@ -24,12 +24,9 @@ from typing import Any, Union, get_args, get_origin
 
 import attrs
 
-from ._models._base import EMPTY_EXTRA, Model
+from ._models._base import EMPTY_EXTRA, NOT_ON_WIRE, Model
 
-__all__ = ["compile_structure", "mismatch"]
-
-# Fields that live on models but are not part of the wire format.
-NOT_ON_WIRE = ("extra", "response")
+__all__ = ["NOT_ON_WIRE", "compile_structure", "mismatch"]
 
 _PRIMITIVE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
 

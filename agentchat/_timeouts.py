@@ -25,11 +25,13 @@ only adds to its load).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import attrs
 
+from ._config import config_error
 from ._errors import InvalidRequestError
 
 __all__ = ["DEFAULT_TIMEOUT", "Timeout", "TimeoutTypes", "to_timeout"]
@@ -44,7 +46,7 @@ def _check_seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise InvalidRequestError(
+        raise config_error(
             f"Timeout.{attribute.name}",
             value,
             "a positive number of seconds, or None for no limit, is required",
@@ -84,8 +86,14 @@ DEFAULT_TIMEOUT = Timeout()
 TimeoutTypes = float | Timeout
 
 
-def to_timeout(value: Any, param: str = "timeout") -> Timeout:
-    """Accept a :class:`Timeout` or a number of seconds."""
+def to_timeout(
+    value: Any,
+    param: str = "timeout",
+    error: Callable[[str, Any, str], ValueError] = InvalidRequestError,
+) -> Timeout:
+    """Accept a :class:`Timeout` or a number of seconds; anything else raises ``error``
+    (:class:`InvalidRequestError` for a call's ``timeout=``, a configuration error for the
+    client's)."""
     if isinstance(value, Timeout):
         return value
     if (
@@ -95,6 +103,4 @@ def to_timeout(value: Any, param: str = "timeout") -> Timeout:
         and value > 0
     ):
         return Timeout.of(value)
-    raise InvalidRequestError(
-        param, value, "a positive number of seconds or an agentchat.Timeout is required"
-    )
+    raise error(param, value, "a positive number of seconds or an agentchat.Timeout is required")

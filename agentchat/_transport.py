@@ -3,6 +3,10 @@
 The transport knows nothing of chat completions: it POSTs bytes, retries what is safe to
 retry, turns error statuses and aiohttp exceptions into agentchat errors, and hands back
 either the whole body (``fetch``) or the open response for streaming (``open``).
+
+The session belongs to the event loop it was made in, and is closed inside that loop when the
+loop shuts down (see :func:`_close_at_loop_shutdown`): a client can serve one
+``asyncio.run()`` after another, each with a session of its own, and none is left unclosed.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import asyncio
 import errno
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
@@ -66,6 +71,27 @@ class Pacing(Protocol):
 current_pacing: ContextVar[Pacing | None] = ContextVar("agentchat_pacing", default=None)
 
 
+async def _close_at_loop_shutdown(
+    transport: weakref.ref[Transport],
+) -> AsyncGenerator[None, None]:
+    """Close a transport's session when the loop it belongs to shuts down.
+
+    Started when the session is made, it stays suspended at its ``yield``. Before closing a
+    loop, ``asyncio.run()``, ``asyncio.Runner``, ``anyio.run()`` and pytest-asyncio shut down
+    the loop's async generators (``loop.shutdown_asyncgens()``): this one then closes the
+    session inside the loop, while it still runs, so that no "Unclosed client session" or
+    "Unclosed connector" warning follows, and the client's next call, in a new loop, opens a
+    new session. Only a weak reference to the transport is held: a transport dropped without
+    ``aclose()`` is not kept alive, nor closed, by it.
+    """
+    try:
+        yield
+    finally:
+        owner = transport()
+        if owner is not None:
+            await owner._loop_shutting_down()
+
+
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying; ``error`` is what to raise if
     no retry is left."""
@@ -89,7 +115,11 @@ class Transport:
         self._max_connections = max_connections
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session belongs to
+        # Suspended while the session lives; the loop closes it when it shuts down.
+        self._closer: AsyncGenerator[None, None] | None = None
+        # The responses handed to streams, until they are dropped: closed with the loop.
+        self._streams: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
         self._closed = False
         self._timeout_cache: dict[Timeout, aiohttp.ClientTimeout] = {}
 
@@ -102,19 +132,26 @@ class Transport:
         """The aiohttp session, once the first request has created it."""
         return self._session
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        session = self._session
-        if session is not None:
-            if asyncio.get_running_loop() is not self._loop:
+    async def _open_session(self) -> aiohttp.ClientSession:
+        """A session for the running loop: the first call's, or the next one's after the
+        loop of the last session shut down (which closed that session)."""
+        loop = asyncio.get_running_loop()
+        if self._session is not None:  # made in another loop
+            assert self._loop is not None
+            if not self._loop.is_closed():
                 raise AgentChatError(
-                    "This client is bound to the event loop it first ran in; "
+                    "This client is in use in another event loop, which is still running; "
                     "create one client per event loop."
                 )
-            return session
+            # That loop was closed without shutting down its async generators (as
+            # asyncio.run(), asyncio.Runner and anyio.run() do): its session could not be
+            # closed in it, and is left to the garbage collector.
+            self._session = self._closer = None
+            self._streams = weakref.WeakSet()
         if self._closed:
             raise AgentChatError("This client has been closed; create a new one.")
         # Created lazily: an aiohttp session belongs to the loop it is created in.
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         # ``limit`` is the one cap on concurrent requests: no per-host limit (aiohttp's
         # ``limit_per_host`` is 0, unlimited), since a client talks to one host anyway.
         connector = aiohttp.TCPConnector(
@@ -127,14 +164,36 @@ class Transport:
             raise_for_status=False,
             trust_env=self._trust_env,
         )
+        closer = _close_at_loop_shutdown(weakref.ref(self))
+        await closer.__anext__()  # started (it does not wait): the loop now knows of it
+        self._closer = closer
         return session
 
-    async def aclose(self) -> None:
-        """Close the session and every pooled connection. Safe to call more than once."""
-        self._closed = True
+    async def _loop_shutting_down(self) -> None:
+        """The session's loop is shutting down: close the session in it, while it still runs,
+        and the responses of streams left open (closing the session alone would leave their
+        connections to warn when collected). The next call, in another loop, opens a new
+        session."""
         session, self._session = self._session, None
+        self._loop = self._closer = None
+        await self._close(session)
+
+    async def _close(self, session: aiohttp.ClientSession | None) -> None:
+        for response in list(self._streams):
+            response.close()  # a no-op for a stream that has ended
+        self._streams = weakref.WeakSet()
         if session is not None:
             await session.close()
+
+    async def aclose(self) -> None:
+        """Close the session, every pooled connection and the streams still open. Safe to
+        call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        closer, self._closer = self._closer, None
+        await self._close(session)
+        if closer is not None:
+            await closer.aclose()  # nothing left for it to do
 
     def _aiohttp_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
         cached = self._timeout_cache.get(timeout)
@@ -212,7 +271,9 @@ class Transport:
         stream: bool,
         deadline: float | None,
     ) -> tuple[_T, ResponseInfo]:
-        session = self._get_session()
+        session = self._session
+        if session is None or asyncio.get_running_loop() is not self._loop:
+            session = await self._open_session()
         client_timeout = self._aiohttp_timeout(timeout)
         pacing = current_pacing.get()
         attempt = 0
@@ -298,6 +359,7 @@ class Transport:
         if stream:
             # From here the stream bounds each read itself (``read`` and ``stream_idle``).
             _stop_socket_read_timer(response)
+            self._streams.add(response)
         try:
             result = await consume(response, info)
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:

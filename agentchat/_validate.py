@@ -21,6 +21,7 @@ from ._models._base import Model
 
 __all__ = [
     "CHECKED_FIELDS",
+    "MESSAGE_KEYS",
     "REASONING_EFFORTS",
     "RETRIEVAL_METHODS",
     "ROLES",
@@ -143,11 +144,58 @@ def _check_tool_call(param: str, value: Any) -> dict[str, Any]:
     return call
 
 
+#: The keys a message dict may have, per role: the spec's message fields (refusal,
+#: reasoning_content and tool_calls on assistant messages only, tool_call_id on tool messages
+#: only) and OpenAI's optional participant ``name``. The TypedDicts in _params.py say the same.
+MESSAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "system": ("role", "content", "name"),
+    "developer": ("role", "content", "name"),
+    "user": ("role", "content", "name"),
+    "assistant": ("role", "content", "refusal", "reasoning_content", "tool_calls", "name"),
+    "tool": ("role", "content", "tool_call_id"),
+}
+_MESSAGE_KEY_SETS = {role: frozenset(keys) for role, keys in MESSAGE_KEYS.items()}
+
+
+def _unknown_message_key(param: str, message: Mapping[str, Any], role: str, key: Any) -> Exception:
+    """A dict message with a key that is no field of its role: say which fields it has, the
+    likely intended one, and how to send a field agentchat does not know."""
+    allowed = MESSAGE_KEYS[role]
+    if not isinstance(key, str):
+        return _fail(f"{param} key", key, "message keys are strings")
+    article = "an" if role == "assistant" else "a"
+    hint = ""
+    import difflib  # only on this error path: keep it off import time
+
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    others = [r for r, keys in MESSAGE_KEYS.items() if key in keys]
+    if close:
+        hint = f" (did you mean {close[0]!r}?)"
+    elif others:
+        hint = f" (it belongs to {' and '.join(others)} messages)"
+    return _fail(
+        f"{param}.{key}",
+        message[key],
+        f"{article} {role} message has no field {key!r}{hint}; its fields are "
+        + ", ".join(allowed)
+        + ". To send a field agentchat does not know, pass the message as "
+        f"ChatMessage(role={role!r}, ..., extra={{{key!r}: ...}})",
+    )
+
+
 def _check_message(param: str, value: Any) -> dict[str, Any]:
-    message = _object(param, value, "ChatMessage")
+    # A dict is the caller's own words, so its keys are checked against its role's fields: a
+    # misspelt key would otherwise be sent and ignored. A ChatMessage has only real fields,
+    # and its ``extra`` is the deliberate way to send one agentchat does not model.
+    plain = isinstance(value, dict)
+    message = value if plain else _object(param, value, "ChatMessage")
     role = message.get("role")
     if role not in ROLES or not isinstance(role, str):
         raise _fail(f"{param}.role", role, _choices(ROLES) + " is required")
+    if plain and not message.keys() <= _MESSAGE_KEY_SETS[role]:
+        allowed = _MESSAGE_KEY_SETS[role]
+        key = next(k for k in message if k not in allowed)
+        raise _unknown_message_key(param, message, role, key)
     content = message.get("content")
     if content is not None and not isinstance(content, str):
         raise _fail(f"{param}.content", content, "a string or None is required (text content only)")

@@ -36,6 +36,7 @@ from agentchat import (
     AsyncAgentClient,
     AsyncStream,
     InvalidRequestError,
+    MessageParam,
     PoolTimeoutError,
 )
 from agentchat.testing import FakeAgentServer
@@ -163,21 +164,27 @@ async def open_stream(request: web.Request) -> AsyncStream | web.Response:
         return error_response(502, "The agent could not be reached.", "agent_unavailable")
 
 
-def check_messages(body: Any) -> list[dict[str, str]] | str:
+def check_messages(body: Any) -> list[MessageParam] | str:
     """The conversation in a request body, or what is wrong with it."""
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list) or not messages:
         return 'Expected {"messages": [{"role": "user", "content": "..."}, ...]}.'
     if len(messages) > MAX_MESSAGES:
         return f"At most {MAX_MESSAGES} messages."
-    checked = []
+    checked: list[MessageParam] = []
+    chars = 0
     for i, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
         if role not in ROLES or not isinstance(content, str):
             return f'messages[{i}] must be {{"role": "user" or "assistant", "content": "text"}}.'
-        checked.append({"role": role, "content": content})
-    if sum(len(m["content"]) for m in checked) > MAX_CHARS:
+        chars += len(content)
+        checked.append(
+            {"role": "user", "content": content}
+            if role == "user"
+            else {"role": "assistant", "content": content}
+        )
+    if chars > MAX_CHARS:
         return f"At most {MAX_CHARS} characters in all."
     if checked[-1]["role"] != "user":
         return "The last message must be the user's."

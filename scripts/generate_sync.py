@@ -14,14 +14,22 @@ source text):
 - async generator methods: the same body with ``async for``/``async with``/``await``
   removed, so it iterates the sync object (``text_stream`` reads ``for chunk in self``).
 - ``__aiter__``: a sync iterator that moves items across in batches, through the class's
-  ``next_batch()`` coroutine (one loop round trip per network read, not per chunk).
+  ``next_batch()`` coroutine (one loop round trip per network read, not per chunk). Left
+  before ``next_batch()`` returned ``[]`` (a ``break``, an exception), it calls ``close()``
+  at once, whatever state the object is in, so that the outcome never depends on how far
+  the object had got by itself (a stream whose ``[DONE]`` had already arrived).
+- ``__repr__``: where the async class defines one, the sync twin shows the same with its own
+  name (the async class's name, where it first appears, becomes the sync one:
+  ``AgentClient(agent_endpoint=...)``, ``<Stream open, ...>``); otherwise Python's default.
 - ``aclose``/``__aenter__``/``__aexit__`` become ``close``/``__enter__``/``__exit__``.
 - plain methods run in the loop thread too; properties are read directly.
 - ``self.<name> = Async<Other>(...)`` in ``__init__`` becomes a wrapped sub-resource.
 - The root class (``AsyncAgentClient``) keeps its constructor signature, builds the async
   client and owns the loop thread; its ``close`` stops the thread.
 
-Private methods (``_name``) and class methods are internal to the core and are not copied.
+Private methods (``_name``) and class methods are internal to the core and are not copied;
+nor are decorators other than ``overload`` and ``property`` (``AsyncStream``'s ``_reader``,
+which watches the async iterators it hands out, has no use on a sync generator).
 """
 
 from __future__ import annotations
@@ -296,7 +304,8 @@ class Generator:
             self.root_init(node, resources) if is_root else self.wrapper_init(node, resources)
         )
         body.extend(self.attribute_properties(node, {attr for attr, _ in resources}))
-        body.append(_parse_stmt("def __repr__(self) -> str:\n    return f'<sync {self._async!r}>'"))
+        if "__repr__" in methods:
+            body.append(self.repr(node.name))
         enters = [
             n for n in node.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "__aenter__"
         ]
@@ -313,6 +322,15 @@ class Generator:
             keywords=[],
             body=body,
             decorator_list=[],
+        )
+
+    @staticmethod
+    def repr(name: str) -> ast.stmt:
+        """The async object's repr, under the sync class's name (it reads state only, so it
+        runs in the caller's thread, and works before the first call and after close)."""
+        return _parse_stmt(
+            "def __repr__(self) -> str:\n"
+            f"    return repr(self._async).replace({name!r}, {sync_name(name)!r}, 1)"
         )
 
     def sub_resources(self, node: ast.ClassDef) -> list[tuple[str, str]]:
@@ -465,15 +483,17 @@ class Generator:
                 f"{node.name}: an async iterable class needs next_batch() for a sync iterator"
             )
         body = ast.parse(
+            "ended = False\n"
             "try:\n"
             "    while True:\n"
             "        batch = self.next_batch()\n"
             "        if not batch:\n"
+            "            ended = True\n"
             "            return\n"
             "        yield from batch\n"
             "finally:\n"
             "    # A break or an exception in the caller's loop closes the stream at once.\n"
-            "    if not self.closed:\n"
+            "    if not ended:\n"
             "        self.close()\n"
         ).body
         indent = "\n        "

@@ -9,12 +9,12 @@ from typing import Any, cast
 
 import pytest
 
-from agentchat import AsyncAgentClient, AsyncStream, ChatCompletion
+from agentchat import AsyncAgentClient, AsyncStream, ChatCompletion, MessageParam
 from agentchat.testing import FakeAgentServer
 
 from .flavours import make_client
 
-USER = [{"role": "user", "content": "Hello there"}]
+USER: list[MessageParam] = [{"role": "user", "content": "Hello there"}]
 
 
 @pytest.fixture(autouse=True)

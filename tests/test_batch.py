@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from agentchat import BatchInputError, run_batch
+from agentchat import (
+    AgentClient,
+    AsyncAgentClient,
+    BatchInputError,
+    BatchReport,
+    BatchStoppedError,
+    run_batch,
+)
 from agentchat._cli import main
 from agentchat.testing import FakeAgentServer
 
@@ -152,6 +159,179 @@ async def test_a_half_written_last_line_is_cut_off_and_rerun(
     )
 
 
+def snapshot(path: Path, ever: dict[str, str]) -> list[dict[str, Any]]:
+    """The output's lines, checking that each custom_id appears once and that no id ever
+    named two different lines (in this file or in any earlier state of it)."""
+    texts = path.read_text().splitlines()
+    lines = [json.loads(text) for text in texts]
+    assert len({r["custom_id"] for r in lines}) == len(lines), "a custom_id appears twice"
+    for text, record in zip(texts, lines, strict=True):
+        assert ever.setdefault(record["id"], text) == text, f"{record['id']} was reused"
+    return lines
+
+
+async def test_retrying_failed_lines_leaves_one_line_per_custom_id_and_ids_unique(
+    server: FakeAgentServer, tmp_path: Path
+) -> None:
+    source = write_input(tmp_path / "in.jsonl", 6)
+    target = tmp_path / "out.jsonl"
+    ever: dict[str, str] = {}
+    server.respond(400, json={"id": "bad_request", "message": "no"}, times=2)
+    async with server.client(max_retries=0) as client:
+        first = await run_batch(client, source, target, max_concurrency=1)
+        assert (first.succeeded, first.failed) == (4, 2)
+        lines = snapshot(target, ever)
+        assert sorted(r["custom_id"] for r in lines if r["error"]) == ["req-0", "req-1"]
+
+        server.respond(400, json={"id": "bad_request", "message": "still no"})  # one again
+        again = await run_batch(client, source, target, max_concurrency=1, retry_failed=True)
+        assert (again.skipped, again.succeeded, again.failed) == (4, 1, 1)
+        lines = snapshot(target, ever)  # the failed lines were replaced, not added to
+        assert len(lines) == 6
+        assert [r["error"]["message"] for r in lines if r["error"]] == [
+            "HTTP 400: still no [bad_request]"
+        ]
+
+        last = await run_batch(client, source, target, retry_failed=True)
+        assert (last.skipped, last.succeeded, last.failed) == (5, 1, 0)
+    lines = snapshot(target, ever)
+    assert sorted(r["custom_id"] for r in lines) == [f"req-{i}" for i in range(6)]
+    assert all(r["error"] is None for r in lines)
+    assert len(ever) == 6 + 2 + 1  # every line ever written had an id of its own
+
+
+async def test_retry_keeps_failed_lines_of_ids_not_in_the_input(
+    server: FakeAgentServer, tmp_path: Path
+) -> None:
+    source = write_input(tmp_path / "in.jsonl", 2)
+    target = tmp_path / "out.jsonl"
+    other = {
+        "id": "batch_req_00000007",
+        "custom_id": "elsewhere",
+        "response": None,
+        "error": {"code": "timeout", "message": "t"},
+    }
+    target.write_text(json.dumps(other) + "\n")
+    async with server.client() as client:
+        report = await run_batch(client, source, target, retry_failed=True)
+    assert (report.succeeded, report.skipped) == (2, 0)
+    lines = results(target)
+    assert lines[0] == other  # not run again (not in the input), so kept as it was
+    assert [r["id"] for r in lines[1:]] == ["batch_req_00000008", "batch_req_00000009"]
+
+
+async def test_the_retry_rewrite_is_atomic(
+    server: FakeAgentServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_input(tmp_path / "in.jsonl", 3)
+    target = tmp_path / "out.jsonl"
+    server.respond(400, json={"id": "bad_request", "message": "no"})
+    async with server.client(max_retries=0) as client:
+        await run_batch(client, source, target, max_concurrency=1)
+        before = target.read_bytes()
+
+        def crash(*args: Any) -> None:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(os, "replace", crash)
+        with pytest.raises(OSError, match="disk full"):
+            await run_batch(client, source, target, retry_failed=True)
+    assert target.read_bytes() == before  # untouched
+    assert sorted(os.listdir(tmp_path)) == ["in.jsonl", "out.jsonl"]  # no temp file left
+    assert len(server.requests) == 3  # nothing was sent by the failed run
+
+
+async def test_error_codes_are_stable_names_not_class_names(
+    server: FakeAgentServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(line("local", "1", temperature=9) + line("slow", "2") + line("reset", "3"))
+    target = tmp_path / "out.jsonl"
+    server.respond(200, json={}, delay=2)
+    server.respond(200, json={}, fault="reset")
+    async with server.client(max_retries=0, timeout=0.3) as client:
+        report = await run_batch(client, source, target, max_concurrency=1)
+    assert report.failed == 3
+    codes = {r["custom_id"]: r["error"]["code"] for r in results(target)}
+    assert codes == {"local": "invalid_request", "slow": "timeout", "reset": "connection_error"}
+    assert (
+        "temperature=9"
+        in next(r for r in results(target) if r["custom_id"] == "local")["error"]["message"]
+    )
+
+
+# -- stopping early when every request fails the same way ---------------------------------------
+
+
+async def test_a_wrong_key_stops_the_run_with_one_error(tmp_path: Path) -> None:
+    source = write_input(tmp_path / "in.jsonl", 500)
+    target = tmp_path / "out.jsonl"
+    async with FakeAgentServer() as server, AsyncAgentClient("wrong", server.url) as client:
+        with pytest.raises(BatchStoppedError) as caught:
+            await run_batch(client, source, target, max_concurrency=4)
+    error = caught.value
+    assert (error.status_code, error.code, error.count) == (401, "unauthorized", 10)
+    assert "HTTP 401" in str(error) and "AGENT_ACCESS_KEY" in str(error)
+    assert target.read_text() == ""  # no error line per input
+    assert len(server.requests) < 10 + 2 * 4  # stopped, not run to the end
+
+
+@pytest.mark.parametrize("status", [403, 404])
+async def test_a_short_run_that_all_fails_the_same_way_stops_too(
+    server: FakeAgentServer, tmp_path: Path, status: int
+) -> None:
+    source = write_input(tmp_path / "in.jsonl", 3)
+    target = tmp_path / "out.jsonl"
+    server.respond(status, json={"id": "nope", "message": "no"}, times=3)
+    async with server.client() as client:
+        with pytest.raises(BatchStoppedError, match=f"all 3 requests .* HTTP {status}"):
+            await run_batch(client, source, target)
+        assert target.read_text() == ""
+        report = await run_batch(client, source, target)  # fixed: the same lines run
+    assert report.succeeded == 3
+
+
+async def test_no_early_stop_once_something_succeeded_or_the_status_differs(
+    server: FakeAgentServer, tmp_path: Path
+) -> None:
+    source = write_input(tmp_path / "in.jsonl", 30)
+    target = tmp_path / "out.jsonl"
+    server.respond(404, json={"id": "not_found", "message": "no model"}, times=5)
+    server.respond(401, json={"id": "unauthorized", "message": "no"}, times=1)
+    server.respond(404, json={"id": "not_found", "message": "no model"}, times=5)
+    async with server.client() as client:
+        report = await run_batch(client, source, target, max_concurrency=1)
+        assert (report.succeeded, report.failed) == (19, 11)  # every line has its result
+        assert len(results(target)) == 30
+        server.respond(404, json={"id": "not_found", "message": "no model"}, times=50)
+        off = await run_batch(
+            client,
+            write_input(tmp_path / "b.jsonl", 20),
+            tmp_path / "b.out",
+            stop_on_setup_errors=None,
+        )
+    assert off.failed == 20
+
+
+# -- the sync client --------------------------------------------------------------------------
+
+
+def test_run_batch_with_the_sync_client(tmp_path: Path) -> None:
+    source = write_input(tmp_path / "in.jsonl", 30)
+    target = tmp_path / "out.jsonl"
+    with (
+        FakeAgentServer().in_thread() as server,
+        AgentClient(server.token, server.url) as client,
+    ):
+        server.respond(400, json={"id": "bad_request", "message": "no"})
+        report = run_batch(client, source, target, max_concurrency=4)
+        assert isinstance(report, BatchReport)
+        assert (report.succeeded, report.failed) == (29, 1)
+        retried = run_batch(client, source, target, retry_failed=True)
+        assert (retried.skipped, retried.succeeded) == (29, 1)
+    assert sorted(r["custom_id"] for r in results(target)) == sorted(f"req-{i}" for i in range(30))
+
+
 # -- the command ---------------------------------------------------------------------------------
 
 
@@ -164,6 +344,68 @@ def test_help_and_python_dash_m(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert "Batch-API JSONL" in done.stdout and "--concurrency" in done.stdout
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["batch", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in (
+        "at most this many requests at once (default: 16)",
+        "(default: 2)",
+        "(default: no limit)",
+        "(default: $AGENT_ENDPOINT)",
+        "$AGENT_ACCESS_KEY",
+    ):
+        assert expected in text, expected
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--concurrency", "0"), ("--max-retries", "-1"), ("--timeout", "0")]
+)
+def test_a_bad_number_names_its_flag(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["batch", "in.jsonl", "-o", "out.jsonl", flag, value])
+    assert done.value.code == 2
+    assert f"argument {flag}: " in capsys.readouterr().err
+
+
+def test_a_missing_endpoint_or_key_names_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_input(tmp_path / "in.jsonl", 1)
+    out = str(tmp_path / "out.jsonl")
+    monkeypatch.setenv("AGENT_ACCESS_KEY", "k")
+    assert main(["batch", str(good), "-o", out]) == 2
+    error = capsys.readouterr().err
+    assert "--endpoint" in error and "$AGENT_ENDPOINT" in error
+    monkeypatch.delenv("AGENT_ACCESS_KEY")
+    assert main(["batch", str(good), "-o", out, "--endpoint", "http://127.0.0.1:9"]) == 2
+    error = capsys.readouterr().err
+    assert "$AGENT_ACCESS_KEY" in error and "token=" not in error
+    assert error.count("\n") == 1  # one line, no traceback
+
+
+def test_a_wrong_key_stops_the_command_with_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_input(tmp_path / "in.jsonl", 200)
+    target = tmp_path / "out.jsonl"
+    with FakeAgentServer().in_thread() as server:
+        monkeypatch.setenv("AGENT_ACCESS_KEY", "not-the-key")
+        monkeypatch.setenv("AGENT_ENDPOINT", server.url)
+        assert main(["batch", str(source), "-o", str(target), "--no-progress"]) == 2
+        sent = len(server.requests)
+        error = capsys.readouterr().err
+        assert "HTTP 401" in error and "$AGENT_ACCESS_KEY" in error and "Traceback" not in error
+        assert target.read_text() == ""
+        assert sent < 10 + 2 * 16
+        argv = ["batch", str(source), "-o", str(target), "--no-progress", "--no-early-stop"]
+        assert main(argv) == 1  # asked for: a failed line for every request
+    assert [r["error"]["code"] for r in results(target)] == ["unauthorized"] * 200
 
 
 def test_command_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,3 +466,40 @@ def test_killed_mid_run_then_resumed_loses_and_repeats_nothing(tmp_path: Path, h
     ids = Counter(r["custom_id"] for r in results(target))
     assert ids == Counter(f"req-{i}" for i in range(count))  # none missing, none twice
     assert all(r["error"] is None for r in results(target))
+
+
+def test_a_retry_killed_mid_run_then_resumed_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    count = 300
+    source = write_input(tmp_path / "in.jsonl", count)
+    target = tmp_path / "out.jsonl"
+    failed = {"code": "unavailable", "message": "HTTP 503"}
+    target.write_text(
+        "".join(
+            json.dumps({"id": f"batch_req_{i + 1:08d}", "custom_id": f"req-{i}", "error": failed})
+            + "\n"
+            for i in range(count)
+        )
+    )
+    with FakeAgentServer(response_delay=0.02).in_thread() as server:
+        env = {**os.environ, "AGENT_ACCESS_KEY": server.token, "AGENT_ENDPOINT": server.url}
+        command = [
+            sys.executable, "-m", "agentchat", "batch", str(source), "-o", str(target),
+            "--concurrency", "8", "--no-progress", "--retry-failed",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if target.read_text().count('"error":null') >= 50:
+                break
+            time.sleep(0.01)
+        process.kill()
+        process.communicate(timeout=20)
+        ever: dict[str, str] = {}
+        partial = snapshot(target, ever)  # the failed lines are gone, not doubled
+        assert 50 <= len(partial) < count and all(r["error"] is None for r in partial)
+        resumed = subprocess.run(command[:-1], env=env, cwd=ROOT, capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr
+    final = snapshot(target, ever)  # each custom_id once, no id reused across the runs
+    assert sorted(r["custom_id"] for r in final) == sorted(f"req-{i}" for i in range(count))
+    assert all(r["error"] is None for r in final)
+    assert min(int(r["id"].removeprefix("batch_req_")) for r in final) > count

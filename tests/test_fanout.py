@@ -15,6 +15,7 @@ from agentchat import (
     AgentClient,
     AsyncFanOut,
     ChatCompletion,
+    ChatMessage,
     InternalServerError,
     InvalidRequestError,
     Outcome,
@@ -100,9 +101,10 @@ async def test_each_failure_is_that_inputs_outcome(server: FakeAgentServer) -> N
     requests: list[Any] = [
         ask("q0"),
         ask("q1", temperature=9),  # rejected locally
-        {"model": "m", "messages": [{"role": "user", "content": "q2"}], "bogus": 1},
+        {"model": "m", "messages": [{"role": "user", "content": "q2"}], "bogus": 1},  # unknown
         "not a request",
-        ask("q4"),
+        ChatMessage(role="user", content="q4"),  # a message, not a request (though a Mapping)
+        ask("q5"),
     ]
     async with server.client(max_retries=0) as client:
         outcomes = await client.agent.chat.completions.create_all(requests, max_concurrency=1)
@@ -110,7 +112,8 @@ async def test_each_failure_is_that_inputs_outcome(server: FakeAgentServer) -> N
     assert kinds == [
         "BadRequestError",
         "InvalidRequestError",
-        "TypeError",
+        "InvalidRequestError",  # an unknown keyword is named, not a TypeError
+        "InvalidRequestError",
         "InvalidRequestError",
         "ok",
     ]
@@ -153,6 +156,21 @@ async def test_progress_is_reported_after_each_outcome(server: FakeAgentServer) 
     assert [p.done for p in seen] == list(range(1, 26))
     assert seen[-1].tokens == 25 * 3  # 1 prompt word, 2 answer words ("Echo: qN")
     assert seen[-1].rate > 0 and seen[-1].in_flight <= 5
+
+
+async def test_progress_done_counts_successes_and_finished_counts_both(
+    server: FakeAgentServer,
+) -> None:
+    server.respond(400, json={"id": "bad_request", "message": "no"}, times=3)
+    seen: list[Progress] = []
+    async with server.client(max_retries=0) as client:
+        await client.agent.chat.completions.create_all(
+            [ask(f"q{i}") for i in range(10)], on_progress=seen.append, max_concurrency=1
+        )
+    last = seen[-1]
+    assert (last.done, last.failed, last.finished) == (7, 3, 10)
+    assert [p.finished for p in seen] == list(range(1, 11))
+    assert "succeeded" in (Progress.__doc__ or "")  # what `done` counts, said plainly
 
 
 # -- cancellation ------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from agentchat import (
     APITimeoutError,
     AsyncAgentClient,
     AsyncStream,
-    InvalidRequestError,
+    ConfigurationError,
+    MessageParam,
     PoolTimeoutError,
     Timeout,
 )
@@ -33,7 +34,7 @@ from agentchat.testing import FakeAgentServer
 from .conftest import Connect, checked_out, create, open_stream
 
 
-def said(text: str) -> list[dict[str, str]]:
+def said(text: str) -> list[MessageParam]:
     return [{"role": "user", "content": text}]
 
 
@@ -55,7 +56,7 @@ def test_the_pool_timeout_defaults_to_60_s_and_a_plain_number_leaves_it_there() 
 
 @pytest.mark.parametrize("bad", [0, -1, float("inf"), "10", True])
 def test_a_bad_pool_timeout_is_refused(bad: Any) -> None:
-    with pytest.raises(InvalidRequestError, match=r"Timeout\.pool"):
+    with pytest.raises(ConfigurationError, match=r"Timeout\.pool"):
         Timeout(pool=bad)
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentchat import (
     AgentChatError,
+    APIConnectionError,
+    APIError,
     APIResponseValidationError,
     APIStreamError,
     APITimeoutError,
@@ -19,6 +23,8 @@ from agentchat import (
     ChatCompletion,
     ChatCompletionChunk,
     IncompleteStreamError,
+    StreamClosedError,
+    StreamConsumedError,
     Timeout,
 )
 from agentchat.testing import FakeAgentServer
@@ -407,7 +413,7 @@ async def test_break_without_async_with_closes_the_connection(
     async for _ in stream:
         break
     await assert_connection_gone(server, client)
-    with pytest.raises(AgentChatError, match="closed before it finished"):
+    with pytest.raises(StreamClosedError, match="closed by its user"):
         await stream.get_final_completion()
 
 
@@ -503,3 +509,192 @@ async def test_the_json_module_fallback_streams_the_same(
     with pytest.raises(APIResponseValidationError, match="is not JSON"):
         async with await open_stream(client) as stream:
             await stream.get_final_completion()
+
+
+# -- reading again: after a close by the user, after the end -----------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+THREE = [chunk("a"), chunk("b"), chunk("c")]
+#: Three chunks, sent so that when the reader has the last one, [DONE] has been read with it
+#: (one write), or has not been sent yet (the chunks one by one, then nothing). The same code
+#: must meet the same outcome in both.
+TIMINGS: dict[str, dict[str, Any]] = {
+    "[DONE] already read": {"events": [*THREE, "data: [DONE]\n\n"], "done": False},
+    "[DONE] not sent yet": {"events": THREE, "interval": 0.02, "done": False, "stall": True},
+}
+Read = Callable[[Any], Awaitable[object]]
+
+
+async def _collect(iterator: Any) -> list[Any]:
+    return [item async for item in iterator]
+
+
+#: Every way to read a stream (both call styles have these).
+READS: dict[str, Read] = {
+    "get_final_completion()": lambda stream: stream.get_final_completion(),
+    "next_batch()": lambda stream: stream.next_batch(),
+    "async for": lambda stream: _collect(stream),
+    "text_stream()": lambda stream: _collect(stream.text_stream()),
+}
+#: ... and the relays, which the async API has (the sync ones are tested in test_sync.py).
+RELAYS: dict[str, Read] = {
+    "sse_bytes()": lambda stream: _collect(stream.sse_bytes()),
+    "text_bytes()": lambda stream: _collect(stream.text_bytes()),
+}
+
+
+async def read_up_to_the_last_chunk(stream: Any) -> None:
+    """Take chunks until "c", the last one, has been received (not [DONE])."""
+    received = ""
+    while not received.endswith("c"):
+        received += "".join(c.choices[0].delta.content for c in await stream.next_batch())
+
+
+async def assert_closed_by_its_user(stream: Any, reads: dict[str, Read], chunks: int) -> None:
+    for read in reads.values():
+        with pytest.raises(StreamClosedError, match=f"closed by its user after {chunks} chunks"):
+            await read(stream)
+    assert stream.snapshot().choices[0].message.content == "abc"  # what arrived, all of it
+
+
+@pytest.mark.parametrize("timing", list(TIMINGS))
+@pytest.mark.parametrize("close", ["break", "aclose()", "leaving async with"])
+async def test_a_stream_closed_by_its_user_says_so_on_every_read_whatever_the_server_speed(
+    server: FakeAgentServer, client: AsyncAgentClient, timing: str, close: str
+) -> None:
+    server.stream(**TIMINGS[timing])
+    async with await open_stream(client) as stream:
+        if close == "break":
+            async for received in stream:
+                if received.choices[0].delta.content == "c":
+                    break
+        else:
+            await read_up_to_the_last_chunk(stream)
+            if close == "aclose()":
+                await stream.aclose()
+    assert stream.closed
+    await assert_closed_by_its_user(stream, READS, chunks=3)
+    with pytest.raises(StreamClosedError) as info:
+        await stream.get_final_completion()
+    # Not a connection error: retry handlers (which catch APIConnectionError) leave it alone.
+    assert not isinstance(info.value, (APIError, APIConnectionError))
+    assert isinstance(info.value, AgentChatError) and info.value.chunks == 3
+    assert "snapshot()" in str(info.value)
+    assert checked_out(client) == 0
+
+
+@pytest.mark.parametrize("timing", list(TIMINGS))
+@pytest.mark.parametrize("reader", ["async for", "text_stream()", "sse_bytes()", "text_bytes()"])
+async def test_a_read_right_after_a_break_raises_before_the_iterators_clean_up_has_run(
+    server: FakeAgentServer, async_client: AsyncAgentClient, timing: str, reader: str
+) -> None:
+    # Python finalises an abandoned async iterator a moment after the break, as a task of the
+    # loop: a read in between used to find the rest of the data (the whole answer) or the
+    # connection being closed under it (IncompleteStreamError), by the server's speed.
+    server.stream(**TIMINGS[timing])
+    loops: dict[str, Callable[[Any], Any]] = {
+        "async for": lambda stream: stream,
+        "text_stream()": lambda stream: stream.text_stream(),
+        "sse_bytes()": lambda stream: stream.sse_bytes(),
+        "text_bytes()": lambda stream: stream.text_bytes(),
+    }
+    async with await open_stream(async_client) as stream:
+        async for _ in loops[reader](stream):
+            break
+        # ... and no `await` between the break and the read.
+        with pytest.raises(StreamClosedError, match="closed by its user"):
+            await stream.get_final_completion()
+        with pytest.raises(StreamClosedError, match="closed by its user"):
+            await stream.next_batch()
+    assert stream.chunks_received >= 1
+    if timing == "[DONE] not sent yet":
+        await assert_connection_gone(server, async_client)
+
+
+async def test_a_break_without_async_with_closes_the_stream_at_once(
+    server: FakeAgentServer, async_client: AsyncAgentClient
+) -> None:
+    server.stream(**TIMINGS["[DONE] already read"])
+    stream = await open_stream(async_client)
+    async for _ in stream:
+        break
+    assert stream.closed and "closed" in repr(stream)
+    await assert_closed_by_its_user(stream, {**READS, **RELAYS}, chunks=3)
+
+
+async def test_a_stream_closed_before_reading_says_so_even_when_its_answer_is_there(
+    server: FakeAgentServer, client: AsyncAgentClient
+) -> None:
+    # A plain JSON completion stands in for the stream: the whole answer is there at once.
+    server.respond(json=server.completion({"messages": USER}))
+    async with await open_stream(client) as stream:
+        pass
+    with pytest.raises(StreamClosedError, match="after 0 chunks"):
+        await stream.get_final_completion()
+
+
+@pytest.mark.parametrize("first", list(READS))
+async def test_a_stream_read_to_its_end_gives_its_answer_and_refuses_another_read(
+    client: AsyncAgentClient, first: str
+) -> None:
+    async with await open_stream(client) as stream:
+        await READS[first](stream)
+        if first == "next_batch()":  # a first batch: read the rest
+            while await stream.next_batch():
+                pass
+        final = await stream.get_final_completion()
+        assert final.choices[0].message.content == "Echo: Hello there"
+        for name, read in READS.items():
+            if name == "get_final_completion()":
+                continue
+            with pytest.raises(StreamConsumedError, match="already read to its end") as info:
+                await read(stream)
+            assert "get_final_completion() or snapshot()" in str(info.value)
+            assert isinstance(info.value, StreamClosedError)
+            assert not isinstance(info.value, APIError)
+        assert await stream.get_final_completion() == final == stream.snapshot()
+    assert await stream.get_final_completion() == final  # after leaving `async with` too
+
+
+async def test_the_relays_of_a_stream_read_to_its_end_refuse_too(
+    async_client: AsyncAgentClient,
+) -> None:
+    async with await open_stream(async_client) as stream:
+        relayed = b"".join(await _collect(stream.sse_bytes()))
+        assert relayed.endswith(b"data: [DONE]\n\n")
+        for read in RELAYS.values():
+            with pytest.raises(StreamConsumedError):
+                await read(stream)
+        assert (await stream.get_final_completion()).choices[0].message.content
+
+
+async def test_a_failure_given_to_the_reader_stands_after_leaving_async_with(
+    server: FakeAgentServer, client: AsyncAgentClient
+) -> None:
+    server.stream(stop_after=2, done=False, cut=True)
+    with pytest.raises(IncompleteStreamError) as info:
+        async with await open_stream(client) as stream:
+            async for _ in stream:
+                pass
+    for read in READS.values():
+        with pytest.raises(IncompleteStreamError) as again:
+            await read(stream)
+        assert again.value is info.value
+
+
+async def test_forgetting_await_before_async_with_is_explained_in_the_docs(
+    server: FakeAgentServer, async_client: AsyncAgentClient
+) -> None:
+    # Python refuses it before agentchat runs a line (a coroutine is not a context manager);
+    # what it says, and the fix, are in docs/streaming.md.
+    call: Any = async_client.agent.chat.completions.create(model="m", messages=USER, stream=True)
+    try:
+        with pytest.raises((TypeError, AttributeError)) as info:  # AttributeError on 3.10
+            async with call:
+                pass
+    finally:
+        call.close()  # else Python warns that it was never awaited
+    assert server.requests == []  # nothing was sent
+    docs = (ROOT / "docs" / "streaming.md").read_text()
+    assert str(info.value) in docs
+    assert "async with await client.agent.chat.completions.create(" in docs

@@ -13,24 +13,30 @@ import textwrap
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentchat import (
     AgentChatError,
     AgentClient,
+    APIError,
     AuthenticationError,
     ChatCompletion,
     ChatCompletionChunk,
     IncompleteStreamError,
+    MessageParam,
     Stream,
+    StreamClosedError,
+    StreamConsumedError,
+    _portal,
 )
 from agentchat.testing import FakeAgentServer
 
 ROOT = Path(__file__).resolve().parents[1]
-USER = [{"role": "user", "content": "Hello there"}]
+USER: list[MessageParam] = [{"role": "user", "content": "Hello there"}]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -143,7 +149,7 @@ def test_eight_threads_share_one_client(server: FakeAgentServer, client: AgentCl
         try:
             for i in range(10):
                 text = f"worker {worker} call {i}"
-                messages = [{"role": "user", "content": text}]
+                messages: list[MessageParam] = [{"role": "user", "content": text}]
                 if i % 2:
                     with client.agent.chat.completions.create(
                         model="m", messages=messages, stream=True
@@ -169,13 +175,20 @@ def test_eight_threads_share_one_client(server: FakeAgentServer, client: AgentCl
     assert len([t for t in loop_threads() if t.is_alive()]) >= 1
 
 
-def test_a_program_with_its_own_running_loop_can_use_it(client: AgentClient) -> None:
-    # A notebook runs an event loop in its main thread while cell code blocks.
+def test_a_program_with_its_own_running_loop_can_use_it_and_is_warned_once(
+    client: AgentClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A notebook runs an event loop in its main thread while cell code blocks: it works, but
+    # blocks that loop, which the first such call in the process says (test_lifecycle.py).
+    monkeypatch.setattr(_portal, "_warned_blocking_a_loop", False)
+
     async def cell() -> str | None:
         completion = client.agent.chat.completions.create(model="m", messages=USER)
         return completion.choices[0].message.content
 
-    assert asyncio.run(cell()) == "Echo: Hello there"
+    with pytest.warns(RuntimeWarning, match="blocking agentchat call"):
+        assert asyncio.run(cell()) == "Echo: Hello there"
+    assert asyncio.run(cell()) == "Echo: Hello there"  # once: no warning (an error here) now
 
 
 def test_calling_from_the_clients_own_loop_thread_raises(client: AgentClient) -> None:
@@ -197,7 +210,7 @@ def test_break_closes_the_stream_at_once(server: FakeAgentServer, client: AgentC
         break
     assert stream.closed
     assert wait_until(lambda: server.open_connections == 0, 1.0)
-    with pytest.raises(AgentChatError, match="closed before it finished"):
+    with pytest.raises(StreamClosedError, match="closed by its user"):
         stream.get_final_completion()
 
 
@@ -353,3 +366,84 @@ def test_a_client_never_closed_does_not_hang_the_exit() -> None:
     assert done.stdout.strip() == "Echo: hi"
     assert time.monotonic() - started < 15
     assert "Unclosed" not in done.stderr
+
+
+# -- reading again, the sync way ----------------------------------------------------------------
+
+THREE = [
+    {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]} for text in "abc"
+]
+#: When the loop has the last chunk, [DONE] has been read with it, or not sent yet.
+TIMINGS: dict[str, dict[str, Any]] = {
+    "[DONE] already read": {"events": [*THREE, "data: [DONE]\n\n"], "done": False},
+    "[DONE] not sent yet": {"events": THREE, "interval": 0.02, "done": False, "stall": True},
+}
+SYNC_READS: dict[str, Callable[[Stream], object]] = {
+    "get_final_completion()": lambda stream: stream.get_final_completion(),
+    "next_batch()": lambda stream: stream.next_batch(),
+    "for": lambda stream: list(stream),
+    "text_stream()": lambda stream: list(stream.text_stream()),
+    "sse_bytes()": lambda stream: list(stream.sse_bytes()),
+    "text_bytes()": lambda stream: list(stream.text_bytes()),
+}
+
+
+@pytest.mark.parametrize("timing", list(TIMINGS))
+@pytest.mark.parametrize("loop", ["for", "text_stream()", "sse_bytes()"])
+def test_a_break_closes_the_stream_the_same_way_whatever_the_server_speed(
+    server: FakeAgentServer, client: AgentClient, timing: str, loop: str
+) -> None:
+    server.stream(**TIMINGS[timing])
+    loops: dict[str, Callable[[Stream], Iterator[Any]]] = {
+        "for": iter,
+        "text_stream()": lambda stream: stream.text_stream(),
+        "sse_bytes()": lambda stream: stream.sse_bytes(),
+    }
+    with client.agent.chat.completions.create(model="m", messages=USER, stream=True) as stream:
+        for _ in loops[loop](stream):
+            if "c" in (stream.snapshot().choices[0].message.content or ""):
+                break  # after the last chunk
+        for read in SYNC_READS.values():
+            with pytest.raises(StreamClosedError, match="closed by its user after 3 chunks"):
+                read(stream)
+    assert stream.closed and repr(stream).startswith("<Stream closed, 3 chunks, ")
+    assert stream.snapshot().choices[0].message.content == "abc"
+
+
+def test_a_second_loop_over_a_stream_read_to_its_end_raises(client: AgentClient) -> None:
+    with client.agent.chat.completions.create(model="m", messages=USER, stream=True) as stream:
+        assert "".join(stream.text_stream()) == "Echo: Hello there"
+        for name, read in SYNC_READS.items():
+            if name == "get_final_completion()":
+                continue
+            with pytest.raises(StreamConsumedError, match="already read to its end") as info:
+                read(stream)
+            assert not isinstance(info.value, APIError)
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == "Echo: Hello there"
+    assert stream.get_final_completion() == final == stream.snapshot()
+
+
+# -- reprs ---------------------------------------------------------------------------------------
+
+
+def test_reprs_show_the_sync_names_and_settings_never_the_key(server: FakeAgentServer) -> None:
+    assert "secret-key-123" not in repr(AgentClient("secret-key-123", server.url))
+    client = AgentClient(server.token, server.url, max_retries=1, timeout=7)
+    try:
+        text = repr(client)
+        assert text.startswith(f"AgentClient(agent_endpoint='{server.url}', max_retries=1, ")
+        assert f"timeout={client.timeout!r}" in text
+        assert text == repr(client._async).replace("AsyncAgentClient", "AgentClient")
+        assert "Async" not in text and "sync" not in text
+        stream = client.agent.chat.completions.create(model="m", messages=USER, stream=True)
+        assert repr(stream).startswith("<Stream open, 0 chunks, response=")
+        stream.get_final_completion()
+        assert repr(stream).startswith("<Stream finished, 5 chunks, response=")
+        # The namespaces have no settings of their own: Python's repr, under their own names.
+        assert repr(client.agent).startswith("<agentchat._sync._client.Agent object at ")
+        assert "Async" not in repr(client.agent.chat.completions)
+    finally:
+        client.close()
+    assert repr(client) == text  # still readable once closed
+    assert server.token not in text + repr(stream)

@@ -9,15 +9,18 @@ from typing import Any
 import pytest
 
 from agentchat import (
+    AssistantMessageParam,
     AsyncAgentClient,
     ChatMessage,
     FunctionCall,
     FunctionDefinition,
     InvalidRequestError,
     KBFilter,
+    MessageParam,
     NamedToolChoice,
     Tool,
     ToolCall,
+    ToolCallParam,
 )
 from agentchat.testing import FakeAgentServer
 
@@ -128,10 +131,36 @@ BAD_INPUTS: list[tuple[dict[str, Any], str, str]] = [
     ),
     ({"include_guardrails_info": "no"}, "include_guardrails_info", "True or False"),
     (
-        {"messages": [{"role": "user", "content": "x", "when": object()}]},
+        {"messages": [ChatMessage(role="user", content="x", extra={"when": object()})]},
         "messages",
         "JSON-serialisable",
     ),
+    # A message dict's keys are its role's fields: a typo is not sent and ignored.
+    ({"messages": [{"role": "user", "contnet": "hi"}]}, "messages[0].contnet", "'content'?"),
+    (
+        {"messages": [{"role": "system", "content": "s"}, {"role": "user", "txt": "hi"}]},
+        "messages[1].txt",
+        "its fields are role, content, name",
+    ),
+    (
+        {"messages": [{"role": "user", "content": "x", "tool_call_id": "c1"}]},
+        "messages[0].tool_call_id",
+        "it belongs to tool messages",
+    ),
+    (
+        {"messages": [{"role": "tool", "content": "x", "tool_call_id": "c1", "name": "f"}]},
+        "messages[0].name",
+        "its fields are role, content, tool_call_id",
+    ),
+    (
+        {"messages": [{"role": "user", "content": "x", "cache_control": {"type": "ephemeral"}}]},
+        "messages[0].cache_control",
+        "extra={'cache_control': ...}",
+    ),
+    ({"messages": [{"role": "user", "content": "x", 1: "y"}]}, "messages[0] key", "strings"),
+    # A keyword create() does not take: a typo, or a field for extra_body.
+    ({"temprature": 0.5}, "temprature", "did you mean temperature=?"),
+    ({"response_format": {"type": "json_object"}}, "response_format", "extra_body="),
     ({"extra_body": {"weird": {1, 2}}}, "weird", "JSON-serialisable"),
     ({"extra_body": {"score": math.inf}}, "score", "JSON-serialisable"),
     ({"timeout": -1}, "timeout", "positive number"),
@@ -292,8 +321,87 @@ async def test_extra_body_can_send_an_explicit_null_and_is_not_checked(
 async def test_validation_does_not_mutate_the_callers_objects(
     client: AsyncAgentClient,
 ) -> None:
-    message = {"role": "assistant", "tool_calls": [ToolCall(id="c", function=None)]}
+    message: AssistantMessageParam = {
+        "role": "assistant",
+        "tool_calls": [ToolCall(id="c", function=None)],
+    }
     messages = [message]
     with pytest.raises(InvalidRequestError):
         await client.agent.chat.completions.create(model="m", messages=messages)
     assert messages == [message] and isinstance(message["tool_calls"][0], ToolCall)
+
+
+def test_an_unknown_message_key_error_says_everything_needed_to_fix_it() -> None:
+    from agentchat._validate import check_body
+
+    with pytest.raises(InvalidRequestError) as info:
+        check_body(
+            {"messages": [{"role": "user", "content": "x"}, {"role": "user", "contnet": "hi"}]}
+        )
+    assert str(info.value) == (
+        "messages[1].contnet='hi' is invalid: a user message has no field 'contnet' (did you "
+        "mean 'content'?); its fields are role, content, name. To send a field agentchat does "
+        "not know, pass the message as ChatMessage(role='user', ..., extra={'contnet': ...})"
+    )
+
+
+def test_an_unknown_keyword_error_points_to_extra_body() -> None:
+    from agentchat._resources._completions import unknown_keyword
+
+    error = unknown_keyword({"response_format": {"type": "json_object"}})
+    assert str(error) == (
+        "response_format={'type': 'json_object'} is invalid: create() has no parameter "
+        "'response_format'; to send a request field agentchat does not know, pass "
+        "extra_body={'response_format': ...} (extra_headers= and extra_query= do the same for "
+        "headers and the query string)"
+    )
+
+
+async def test_every_field_of_every_role_is_accepted_as_a_dict(
+    server: FakeAgentServer, client: AsyncAgentClient
+) -> None:
+    call: ToolCallParam = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "f", "arguments": "{}"},
+    }
+    messages: list[MessageParam] = [
+        {"role": "system", "content": "Be brief.", "name": "rules"},
+        {"role": "developer", "content": "Answer in English.", "name": "dev"},
+        {"role": "user", "content": "Weather?", "name": "ana"},
+        {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "reasoning_content": "I should call f.",
+            "tool_calls": [call],
+            "name": "bot",
+        },
+        {"role": "tool", "content": "sunny", "tool_call_id": "c1"},
+    ]
+    await client.agent.chat.completions.create(model="m", messages=messages)
+    assert server.requests[0].json()["messages"] == messages
+
+
+async def test_a_chat_message_sends_fields_agentchat_does_not_know_through_extra(
+    server: FakeAgentServer, client: AsyncAgentClient
+) -> None:
+    message = ChatMessage(role="user", content="hi", extra={"cache_control": {"type": "ephemeral"}})
+    await client.agent.chat.completions.create(model="m", messages=[message])
+    sent = server.requests[0].json()["messages"][0]
+    assert sent == {"role": "user", "content": "hi", "cache_control": {"type": "ephemeral"}}
+
+
+def test_the_runtime_message_keys_are_the_typed_dicts_keys() -> None:
+    from agentchat import _params
+    from agentchat._validate import MESSAGE_KEYS
+
+    typed: dict[str, Any] = {
+        "system": _params.SystemMessageParam,
+        "developer": _params.DeveloperMessageParam,
+        "user": _params.UserMessageParam,
+        "assistant": _params.AssistantMessageParam,
+        "tool": _params.ToolMessageParam,
+    }
+    for role, cls in typed.items():
+        assert set(MESSAGE_KEYS[role]) == cls.__required_keys__ | cls.__optional_keys__, role

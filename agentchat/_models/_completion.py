@@ -114,7 +114,8 @@ class ChatCompletion(Model):
 
     ``retrieval``, ``functions`` and ``guardrails`` are the agent extras, present when the
     request asked for them (``include_retrieval_info=True`` and so on). ``response`` is the
-    HTTP metadata of the call that produced this object (``None`` for one built by hand).
+    HTTP metadata of the call that produced this object; one built by hand (``from_dict``,
+    the constructor) has an empty one: status 0, no headers, ``request_id`` ``None``.
     """
 
     id: str | None = None
@@ -127,4 +128,6 @@ class ChatCompletion(Model):
     retrieval: RetrievalInfo | None = None
     functions: FunctionsInfo | None = None
     guardrails: GuardrailsInfo | None = None
-    response: ResponseInfo | None = attrs.field(default=None, repr=False, eq=False)
+    response: ResponseInfo = attrs.field(
+        default=ResponseInfo(status=0, headers={}, url=""), repr=False, eq=False
+    )

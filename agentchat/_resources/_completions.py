@@ -11,7 +11,12 @@ import aiohttp
 from .. import _json
 from .._backoff import check_max_retries
 from .._convert import converter
-from .._errors import APIResponseValidationError, parse_error_body, snippet
+from .._errors import (
+    APIResponseValidationError,
+    InvalidRequestError,
+    parse_error_body,
+    snippet,
+)
 from .._models._completion import ChatCompletion
 from .._models._options import StreamOptions
 from .._params import (
@@ -26,7 +31,7 @@ from .._params import (
 from .._response import ResponseInfo
 from .._streaming import AsyncStream
 from .._timeouts import Timeout, to_timeout
-from .._validate import check_body, check_json
+from .._validate import CHECKED_FIELDS, check_body, check_json
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -34,7 +39,7 @@ if TYPE_CHECKING:
     from .._client import AsyncAgentClient
     from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
 
-__all__ = ["AsyncCompletions", "parse_completion"]
+__all__ = ["CREATE_KEYWORDS", "AsyncCompletions", "parse_completion", "unknown_keyword"]
 
 
 class AsyncCompletions:
@@ -96,6 +101,7 @@ class AsyncCompletions:
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | None = None,
         max_retries: int | None = None,
+        **unknown: Any,
     ) -> ChatCompletion | AsyncStream:
         """Create a model response for the conversation in ``messages``.
 
@@ -110,9 +116,13 @@ class AsyncCompletions:
         status, headers, request id and rate limits.
 
         ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
-        beyond this signature (``extra_body`` is merged last and is not checked).
+        beyond this signature (``extra_body`` is merged last and is not checked). Any other
+        keyword is an :class:`~agentchat.InvalidRequestError` naming it, not a field sent
+        unchecked: a misspelt ``temprature=`` must not be silently ignored by the server.
         ``timeout`` and ``max_retries`` override the client's settings for this call.
         """
+        if unknown:
+            raise unknown_keyword(unknown)
         # The body holds the fields given, and only those (None is "not given"). Written
         # out rather than filtered from a dict of all 30: this runs on every call.
         body: dict[str, Any] = {"messages": _as_list(messages), "model": model}
@@ -307,6 +317,33 @@ async def _open_stream(
         response=info,
         attempts=info.attempts,
     )
+
+
+#: Every keyword create() takes.
+CREATE_KEYWORDS = frozenset(
+    CHECKED_FIELDS | {"extra_headers", "extra_query", "extra_body", "timeout", "max_retries"}
+)
+
+
+def unknown_keyword(unknown: Mapping[str, Any]) -> InvalidRequestError:
+    """The error for a keyword create() does not take: a likely misspelling, or a request
+    field agentchat does not model, which goes in ``extra_body``."""
+    import difflib  # only on this error path: keep it off import time
+
+    name, value = next(iter(unknown.items()))
+    close = difflib.get_close_matches(name, sorted(CREATE_KEYWORDS), n=1, cutoff=0.75)
+    if close:
+        allowed = (
+            f"create() has no parameter {name!r}: did you mean {close[0]}=? (A request field "
+            f"agentchat does not know goes in extra_body={{{name!r}: ...}}.)"
+        )
+    else:
+        allowed = (
+            f"create() has no parameter {name!r}; to send a request field agentchat does not "
+            f"know, pass extra_body={{{name!r}: ...}} (extra_headers= and extra_query= do the "
+            "same for headers and the query string)"
+        )
+    return InvalidRequestError(name, value, allowed)
 
 
 def _as_list(value: Any) -> Any:

@@ -85,7 +85,7 @@ class AgentClient:
         self.agent = Agent(self._async.agent, self._portal)
 
     def __repr__(self) -> str:
-        return f"<sync {self._async!r}>"
+        return repr(self._async).replace("AsyncAgentClient", "AgentClient", 1)
 
     @property
     def agent_endpoint(self) -> str:
@@ -137,9 +137,6 @@ class Agent:
         self._portal = portal
         self.chat = Chat(self._async.chat, self._portal)
 
-    def __repr__(self) -> str:
-        return f"<sync {self._async!r}>"
-
 
 class Chat:
     """``client.agent.chat``."""
@@ -152,9 +149,6 @@ class Chat:
         self._portal = portal
         self.completions = Completions(self._async.completions, self._portal)
 
-    def __repr__(self) -> str:
-        return f"<sync {self._async!r}>"
-
 
 class Completions:
     """The chat-completions operation of an agent endpoint."""
@@ -163,9 +157,6 @@ class Completions:
         """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
         self._async = wrapped
         self._portal = portal
-
-    def __repr__(self) -> str:
-        return f"<sync {self._async!r}>"
 
     @overload
     def create(
@@ -220,6 +211,7 @@ class Completions:
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | None = None,
         max_retries: int | None = None,
+        **unknown: Any,
     ) -> ChatCompletion | Stream:
         """Create a model response for the conversation in ``messages``.
 
@@ -234,7 +226,9 @@ class Completions:
         status, headers, request id and rate limits.
 
         ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
-        beyond this signature (``extra_body`` is merged last and is not checked).
+        beyond this signature (``extra_body`` is merged last and is not checked). Any other
+        keyword is an :class:`~agentchat.InvalidRequestError` naming it, not a field sent
+        unchecked: a misspelt ``temprature=`` must not be silently ignored by the server.
         ``timeout`` and ``max_retries`` override the client's settings for this call.
         """
         result = self._portal.call(
@@ -274,6 +268,7 @@ class Completions:
                 extra_body=extra_body,
                 timeout=timeout,
                 max_retries=max_retries,
+                **unknown,
             )
         )
         if isinstance(result, AsyncStream):
@@ -370,9 +365,6 @@ class FanOut:
     def pacer(self) -> Pacer:
         return self._async.pacer
 
-    def __repr__(self) -> str:
-        return f"<sync {self._async!r}>"
-
     _context: AbstractContextManager[Any]
 
     def __enter__(self) -> FanOut:
@@ -401,14 +393,16 @@ class FanOut:
 
         Leaving the loop early (``break``, an exception) closes the stream.
         """
+        ended = False
         try:
             while True:
                 batch = self.next_batch()
                 if not batch:
+                    ended = True
                     return
                 yield from batch
         finally:
-            if not self.closed:
+            if not ended:
                 self.close()
 
     def next_batch(self) -> list[Outcome]:
@@ -447,26 +441,31 @@ class Stream:
         return self._async.response
 
     def __repr__(self) -> str:
-        return f"<sync {self._async!r}>"
+        return repr(self._async).replace("AsyncStream", "Stream", 1)
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         """Iterate in batches: one loop round trip per network read, not per item.
 
         Leaving the loop early (``break``, an exception) closes the stream.
         """
+        ended = False
         try:
             while True:
                 batch = self.next_batch()
                 if not batch:
+                    ended = True
                     return
                 yield from batch
         finally:
-            if not self.closed:
+            if not ended:
                 self.close()
 
     def next_batch(self) -> list[ChatCompletionChunk]:
         """The chunks that the next network read completes (at least one), or ``[]`` once
-        the stream has ended. Lower-level than ``for``, for moving chunks in bulk."""
+        the stream has ended. Lower-level than ``for``, for moving chunks in bulk.
+
+        ``[]`` comes once: reading on after it raises :class:`~agentchat.StreamConsumedError`
+        (``get_final_completion()`` and ``snapshot()`` still return the answer)."""
         return self._portal.call(lambda: self._async.next_batch())
 
     def prime(self) -> None:
@@ -476,7 +475,10 @@ class Stream:
         self._portal.call(lambda: self._async.prime())
 
     def close(self) -> None:
-        """Close the stream and its connection. Safe to call at any time, more than once."""
+        """Close the stream and its connection. Safe to call at any time, more than once.
+
+        Closed before its end, the stream cannot be read any further: a read raises
+        :class:`~agentchat.StreamClosedError` (``snapshot()`` still returns what arrived)."""
         self._portal.call(lambda: self._async.aclose())
 
     def __enter__(self) -> Stream:
@@ -492,7 +494,9 @@ class Stream:
 
     @property
     def closed(self) -> bool:
-        """True once the stream has ended or been closed."""
+        """True once the stream has ended or been closed: its reader was given the end or
+        its failure, or it was closed before its end. (Whether ``[DONE]`` has reached the
+        client does not count: that depends on the network.)"""
         return self._async.closed
 
     @property
@@ -515,7 +519,8 @@ class Stream:
 
     def get_final_completion(self) -> ChatCompletion:
         """Read the rest of the stream and return the whole answer as a
-        :class:`ChatCompletion` (with this stream's ``response`` metadata)."""
+        :class:`ChatCompletion` (with this stream's ``response`` metadata). Once the stream
+        has been read to its end, it just returns the answer again."""
         return self._portal.call(lambda: self._async.get_final_completion())
 
     def text_stream(self, choice: int = 0) -> Iterator[str]:
