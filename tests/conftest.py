@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, cast
 
@@ -76,6 +77,16 @@ async def open_stream(client: AsyncAgentClient, **kwargs: Any) -> AsyncStream:
     call: dict[str, Any] = {"model": "m", "messages": USER, **kwargs}
     stream: AsyncStream = await client.agent.chat.completions.create(stream=True, **call)
     return stream
+
+
+def wait_until(condition: object, timeout: float = 2.0) -> bool:
+    """Poll ``condition`` (a callable) from blocking code until it is true; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def checked_out(client: AsyncAgentClient) -> int:

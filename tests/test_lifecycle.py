@@ -30,7 +30,7 @@ from agentchat import (
 )
 from agentchat.testing import FakeAgentServer
 
-from .conftest import USER, create, open_stream
+from .conftest import USER, create, open_stream, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,15 +49,6 @@ def thread_server() -> Iterator[FakeAgentServer]:
 def first_blocking_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if no blocking call had been made from a running loop in this process yet."""
     monkeypatch.setattr(_portal, "_warned_blocking_a_loop", False)
-
-
-def wait_until(condition: object, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 # -- one client, one asyncio.run() after another -----------------------------------------------

@@ -35,6 +35,8 @@ from agentchat import (
 )
 from agentchat.testing import FakeAgentServer
 
+from .conftest import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 USER: list[MessageParam] = [{"role": "user", "content": "Hello there"}]
 
@@ -55,15 +57,6 @@ def client(server: FakeAgentServer) -> Iterator[AgentClient]:
 
 def loop_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "agentchat-loop"]
-
-
-def wait_until(condition: object, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_the_generated_module_is_current() -> None:
