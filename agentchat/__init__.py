@@ -1,5 +1,7 @@
 """agentchat: an async-first client for hosted AI agents that speak the OpenAI
-chat-completions wire format (DigitalOcean agent endpoints first).
+chat-completions wire format: DigitalOcean agent endpoints first, DigitalOcean serverless
+inference (``AsyncInferenceClient``) and any OpenAI-compatible server
+(``AsyncOpenAICompatibleClient``: llama.cpp, vLLM, Ollama, ...) with the same code.
 
     from agentchat import AsyncAgentClient
 
@@ -23,7 +25,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._batch import BatchInputError, BatchReport, BatchStoppedError, run_batch
-    from ._client import AsyncAgentClient
+    from ._client import AsyncAgentClient, AsyncInferenceClient, AsyncOpenAICompatibleClient
     from ._errors import (
         AgentChatError,
         APIConnectionError,
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     )
     from ._params import (
         AssistantMessageParam,
+        ChatCompletionCreateParams,
         CompletionCreateParams,
         DeveloperMessageParam,
         FunctionCallParam,
@@ -91,7 +94,7 @@ if TYPE_CHECKING:
     )
     from ._response import RateLimit, ResponseInfo
     from ._streaming import AsyncStream
-    from ._sync import AgentClient, FanOut, Stream
+    from ._sync import AgentClient, FanOut, InferenceClient, OpenAICompatibleClient, Stream
     from ._sync import AgentClient as Client  # pydo's name: code moves over by its import
     from ._timeouts import Timeout
 
@@ -107,6 +110,8 @@ __all__ = [
     "AssistantMessageParam",
     "AsyncAgentClient",
     "AsyncFanOut",
+    "AsyncInferenceClient",
+    "AsyncOpenAICompatibleClient",
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
@@ -116,6 +121,7 @@ __all__ = [
     "CacheCreation",
     "ChatCompletion",
     "ChatCompletionChunk",
+    "ChatCompletionCreateParams",
     "ChatMessage",
     "Choice",
     "ChoiceDelta",
@@ -134,6 +140,7 @@ __all__ = [
     "FunctionsInfo",
     "GuardrailsInfo",
     "IncompleteStreamError",
+    "InferenceClient",
     "InternalServerError",
     "InvalidRequestError",
     "KBFilter",
@@ -141,6 +148,7 @@ __all__ = [
     "Model",
     "NamedToolChoice",
     "NotFoundError",
+    "OpenAICompatibleClient",
     "Outcome",
     "PermissionDeniedError",
     "PoolTimeoutError",
@@ -185,6 +193,11 @@ _EXPORTS = {
     "AgentChatError": "._errors",
     "AgentClient": "._sync",
     "AsyncAgentClient": "._client",
+    "AsyncInferenceClient": "._client",
+    "AsyncOpenAICompatibleClient": "._client",
+    "InferenceClient": "._sync",
+    "OpenAICompatibleClient": "._sync",
+    "ChatCompletionCreateParams": "._params",
     "AsyncFanOut": "._fanout",
     "AsyncStream": "._streaming",
     "AuthenticationError": "._errors",

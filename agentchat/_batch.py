@@ -40,22 +40,25 @@ import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import anyio.to_thread
 import attrs
 
 from . import _json
-from ._config import ENV_ENDPOINT, ENV_TOKEN
+from ._config import AGENT, INFERENCE
 from ._errors import AgentChatError, APIError, APIStatusError, InvalidRequestError
 from ._fanout import Outcome, Progress, Request
 from ._relay import error_code
 from ._validate import CHECKED_FIELDS
 
 if TYPE_CHECKING:
-    from ._client import AsyncAgentClient
-    from ._resources._completions import AsyncCompletions
-    from ._sync import AgentClient
+    from ._client import AsyncAgentClient, AsyncInferenceClient, AsyncOpenAICompatibleClient
+    from ._resources._completions import _AsyncCompletionsBase
+    from ._sync import AgentClient, InferenceClient, OpenAICompatibleClient
+
+    AsyncClients: TypeAlias = AsyncAgentClient | AsyncInferenceClient | AsyncOpenAICompatibleClient
+    SyncClients: TypeAlias = AgentClient | InferenceClient | OpenAICompatibleClient
 
 __all__ = ["BatchInputError", "BatchReport", "BatchStoppedError", "run_batch"]
 
@@ -104,10 +107,12 @@ class BatchStoppedError(AgentChatError):
 
 
 _SETUP_HINTS = {
-    401: f"The access key is wrong or revoked: check ${ENV_TOKEN} (or the client's token).",
-    403: "The access key may not use this agent: check the key and the agent's access settings.",
-    404: f"Check the agent endpoint (${ENV_ENDPOINT}, or the client's agent_endpoint) and "
-    "the model of the requests.",
+    401: f"The access key is wrong or revoked: check ${AGENT.key_env} (an agent), "
+    f"${INFERENCE.key_env} (serverless inference) or the key given to the client.",
+    403: "The access key may not use this agent or model: check the key and its access settings.",
+    404: f"Check the client's endpoint (${AGENT.endpoint_env} or agent_endpoint for an agent; "
+    "base_url, usually up to /v1, for an OpenAI-compatible server) and the model of the "
+    "requests.",
 }
 
 
@@ -140,7 +145,7 @@ class _Line:
 
 @overload
 def run_batch(
-    client: AgentClient,
+    client: SyncClients,
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
@@ -156,7 +161,7 @@ def run_batch(
 
 @overload
 def run_batch(
-    client: AsyncAgentClient,
+    client: AsyncClients,
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
@@ -171,7 +176,7 @@ def run_batch(
 
 
 def run_batch(
-    client: AgentClient | AsyncAgentClient,
+    client: SyncClients | AsyncClients,
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
@@ -197,7 +202,7 @@ def run_batch(
     :class:`BatchStoppedError` when the first ``stop_on_setup_errors`` requests to finish all
     failed with the same 401, 403 or 404 (``None``: never stop early).
     """
-    from ._client import AsyncAgentClient  # loaded already: the caller made a client
+    from ._client import _AsyncClient  # loaded already: a client exists
 
     options: dict[str, Any] = {
         "max_concurrency": max_concurrency,
@@ -208,16 +213,19 @@ def run_batch(
         "fsync_interval": fsync_interval,
         "on_progress": on_progress,
     }
-    if isinstance(client, AsyncAgentClient):
-        return _run(client.agent.chat.completions, Path(input_path), Path(output_path), **options)
+
+    if isinstance(client, _AsyncClient):
+        return _run(client._chat_completions, Path(input_path), Path(output_path), **options)
     # The generated sync facade: run the one implementation on the client's loop thread.
     core = getattr(client, "_async", None)
     portal = getattr(client, "_portal", None)
-    if not isinstance(core, AsyncAgentClient) or portal is None:
+    if not isinstance(core, _AsyncClient) or portal is None:
         raise TypeError(
-            f"run_batch() needs an AgentClient or an AsyncAgentClient, not {type(client).__name__}"
+            "run_batch() needs a client of agentchat (AgentClient, InferenceClient, "
+            "OpenAICompatibleClient or their async twins), not "
+            f"{type(client).__name__}"
         )
-    completions = core.agent.chat.completions
+    completions = core._chat_completions
     report: BatchReport = portal.call(
         lambda: _run(completions, Path(input_path), Path(output_path), **options)
     )
@@ -225,7 +233,7 @@ def run_batch(
 
 
 async def _run(
-    completions: AsyncCompletions,
+    completions: _AsyncCompletionsBase,
     input_file: Path,
     output_file: Path,
     *,

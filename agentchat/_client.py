@@ -1,4 +1,17 @@
-"""``AsyncAgentClient``: configuration, the one HTTP session, and the resource tree."""
+"""The clients: configuration, the one HTTP session, and the resource tree.
+
+Three clients share one implementation (:class:`_AsyncClient`): the settings, the transport
+with its retries and pool, and the completions resource with its streaming, fan-out and
+batch files. They differ only in where they send (:class:`~agentchat._config.Service`: the
+URL, the query, the key's source) and in the request fields ``create()`` accepts:
+
+- :class:`AsyncAgentClient`: a DigitalOcean agent endpoint, ``client.agent.chat.completions``
+  with the agent's fields (retrieval, guardrails, citations, ...), as pydo names it.
+- :class:`AsyncInferenceClient`: DigitalOcean serverless inference,
+  ``client.chat.completions`` with the standard fields, as pydo names it.
+- :class:`AsyncOpenAICompatibleClient`: any OpenAI-compatible server (llama.cpp, vLLM,
+  Ollama, a LiteLLM proxy, OpenAI itself) at a base URL with its path.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +19,39 @@ import platform
 import re
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
 
 from ._backoff import check_max_retries
-from ._config import COMPLETIONS_PATH, config_error, resolve_endpoint, resolve_token
+from ._config import (
+    AGENT,
+    COMPATIBLE,
+    INFERENCE,
+    Service,
+    config_error,
+    resolve_endpoint,
+    resolve_token,
+)
 from ._errors import InvalidRequestError
-from ._resources import AsyncAgent
+from ._resources import AsyncAgent, AsyncStandardChat
 from ._timeouts import DEFAULT_TIMEOUT, Timeout, to_timeout
 from ._transport import Transport
 from ._version import __version__
 
-__all__ = ["DEFAULT_MAX_RETRIES", "USER_AGENT", "AsyncAgentClient"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._resources._completions import _AsyncCompletionsBase
+
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "USER_AGENT",
+    "AsyncAgentClient",
+    "AsyncInferenceClient",
+    "AsyncOpenAICompatibleClient",
+]
 
 DEFAULT_MAX_RETRIES = 2
 #: The size of a client's connection pool: how many requests (an open stream holds one
@@ -41,31 +73,22 @@ _STREAM_HEADERS: Mapping[str, str] = {
 }
 
 
-class AsyncAgentClient:
-    """Async client for one agent endpoint.
-
-    ``token`` and ``agent_endpoint`` default to ``$AGENT_ACCESS_KEY`` and ``$AGENT_ENDPOINT``;
-    a missing one raises :class:`~agentchat.ConfigurationError` here, before any call. A bare
-    host gets ``https://``. ``timeout`` is seconds or a :class:`~agentchat.Timeout`;
-    ``max_retries`` is how many times a failed call that is safe to retry is tried again.
-    ``max_connections`` (1,000) is the size of the connection pool: the most requests, open
-    streams included, in flight at once; a call beyond it waits up to ``Timeout.pool``.
-
-    The aiohttp session is created on first use inside the running event loop and closed by
-    :meth:`aclose` (or ``async with``). Use one client for many calls: it pools connections.
-    """
+class _AsyncClient:
+    """What every client shares: its settings, one transport (the aiohttp session with its
+    pool and retries), and the URL and headers of its completions requests."""
 
     def __init__(
         self,
-        token: str | None = None,
-        agent_endpoint: str | None = None,
+        service: Service,
+        token: str | None,
+        endpoint: str | None,
         *,
-        timeout: float | Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        allow_insecure_http: bool = False,
-        trust_env: bool = False,
+        timeout: float | Timeout,
+        max_retries: int,
+        default_headers: Mapping[str, str] | None,
+        max_connections: int,
+        allow_insecure_http: bool,
+        trust_env: bool,
     ) -> None:
         # Every setting is checked here, and a bad one is a ConfigurationError naming it,
         # the value given and what is allowed (the same checks on a call's own timeout= and
@@ -73,8 +96,14 @@ class AsyncAgentClient:
         for name, flag in (("allow_insecure_http", allow_insecure_http), ("trust_env", trust_env)):
             if not isinstance(flag, bool):
                 raise config_error(name, flag, "True or False is required")
-        self._token = resolve_token(token)
-        self._base_url = resolve_endpoint(agent_endpoint, allow_insecure_http=allow_insecure_http)
+        self._service = service
+        self._token = resolve_token(token, service)
+        self._base_url = resolve_endpoint(
+            endpoint,
+            service,
+            allow_insecure_http=allow_insecure_http,
+            sends_key=self._token is not None,
+        )
         self._timeout = to_timeout(timeout, "timeout", config_error)
         try:
             self._max_retries = check_max_retries(max_retries)
@@ -86,21 +115,17 @@ class AsyncAgentClient:
             or max_connections < 1
         ):
             raise config_error("max_connections", max_connections, "an integer >= 1 is required")
-        self._completions = self._base_url.with_path(
-            self._base_url.path.rstrip("/") + COMPLETIONS_PATH
-        ).with_query(agent="true")
+        self._completions = service.completions_url(self._base_url)
         headers = {"User-Agent": USER_AGENT}
         headers.update(_check_headers(default_headers, "default_headers", config_error))
-        headers["Authorization"] = f"Bearer {self._token}"
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
         self._transport = Transport(
             headers=headers, max_connections=max_connections, trust_env=trust_env
         )
-        self.agent = AsyncAgent(self)
-
-    @property
-    def agent_endpoint(self) -> str:
-        """The agent's base URL, as normalised (scheme added, trailing slash dropped)."""
-        return str(self._base_url)
+        #: The client's ``chat.completions`` (``agent.chat.completions`` for an agent), for
+        #: code that serves every client: batch files, the command line.
+        self._chat_completions: _AsyncCompletionsBase
 
     @property
     def timeout(self) -> Timeout:
@@ -121,7 +146,7 @@ class AsyncAgentClient:
         """Close the HTTP session and its pooled connections. Safe to call twice."""
         await self._transport.aclose()
 
-    async def __aenter__(self) -> AsyncAgentClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -135,7 +160,7 @@ class AsyncAgentClient:
     def __repr__(self) -> str:
         # Never the token.
         return (
-            f"{type(self).__name__}(agent_endpoint={self.agent_endpoint!r}, "
+            f"{type(self).__name__}({self._service.endpoint_param}={str(self._base_url)!r}, "
             f"max_retries={self._max_retries}, timeout={self._timeout!r})"
         )
 
@@ -156,6 +181,143 @@ class AsyncAgentClient:
         if not extra_headers:
             return base
         return {**base, **_check_headers(extra_headers, "extra_headers")}
+
+
+class AsyncAgentClient(_AsyncClient):
+    """Async client for one DigitalOcean agent endpoint.
+
+    ``token`` and ``agent_endpoint`` default to ``$AGENT_ACCESS_KEY`` and ``$AGENT_ENDPOINT``;
+    a missing one raises :class:`~agentchat.ConfigurationError` here, before any call. A bare
+    host gets ``https://``. ``timeout`` is seconds or a :class:`~agentchat.Timeout`;
+    ``max_retries`` is how many times a failed call that is safe to retry is tried again.
+    ``max_connections`` (1,000) is the size of the connection pool: the most requests, open
+    streams included, in flight at once; a call beyond it waits up to ``Timeout.pool``.
+
+    Calls go to ``{agent_endpoint}/api/v1/chat/completions?agent=true`` through
+    ``client.agent.chat.completions``. The aiohttp session is created on first use inside the
+    running event loop and closed by :meth:`aclose` (or ``async with``). Use one client for
+    many calls: it pools connections.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        agent_endpoint: str | None = None,
+        *,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        trust_env: bool = False,
+    ) -> None:
+        super().__init__(
+            AGENT,
+            token,
+            agent_endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            max_connections=max_connections,
+            allow_insecure_http=allow_insecure_http,
+            trust_env=trust_env,
+        )
+        self.agent = AsyncAgent(self)
+        self._chat_completions = self.agent.chat.completions
+
+    @property
+    def agent_endpoint(self) -> str:
+        """The agent's base URL, as normalised (scheme added, trailing slash dropped)."""
+        return str(self._base_url)
+
+
+class AsyncInferenceClient(_AsyncClient):
+    """Async client for DigitalOcean serverless inference: the models of the catalog, called
+    with a model access key, without an agent.
+
+    ``token`` defaults to ``$MODEL_ACCESS_KEY`` and ``inference_endpoint`` to
+    ``https://inference.do-ai.run`` (as in pydo). Calls go to
+    ``{inference_endpoint}/v1/chat/completions`` through ``client.chat.completions``, whose
+    ``create()`` takes the standard chat-completions fields (the agent's own fields, such as
+    ``include_retrieval_info``, are refused before sending). Every other setting, and
+    everything else (retries, streaming, fan-out, batch files), is as in
+    :class:`AsyncAgentClient`.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        inference_endpoint: str | None = None,
+        *,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        trust_env: bool = False,
+    ) -> None:
+        super().__init__(
+            INFERENCE,
+            token,
+            inference_endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            max_connections=max_connections,
+            allow_insecure_http=allow_insecure_http,
+            trust_env=trust_env,
+        )
+        self.chat = AsyncStandardChat(self)
+        self._chat_completions = self.chat.completions
+
+    @property
+    def inference_endpoint(self) -> str:
+        """The serverless inference base URL, as normalised."""
+        return str(self._base_url)
+
+
+class AsyncOpenAICompatibleClient(_AsyncClient):
+    """Async client for any OpenAI-compatible chat-completions server: llama.cpp's
+    ``llama-server``, vLLM, Ollama, a LiteLLM proxy, OpenAI itself.
+
+    ``base_url`` is the server's API root with its path, the same as the openai SDK's
+    (``http://localhost:8080/v1``); calls go to ``{base_url}/chat/completions`` through
+    ``client.chat.completions``. ``base_url`` and ``api_key`` default to ``$OPENAI_BASE_URL``
+    and ``$OPENAI_API_KEY``; with no key, no ``Authorization`` header is sent (a local server
+    often needs none), and plain ``http://`` is then accepted for any host. Every other
+    setting is as in :class:`AsyncAgentClient`.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        trust_env: bool = False,
+    ) -> None:
+        super().__init__(
+            COMPATIBLE,
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            max_connections=max_connections,
+            allow_insecure_http=allow_insecure_http,
+            trust_env=trust_env,
+        )
+        self.chat = AsyncStandardChat(self)
+        self._chat_completions = self.chat.completions
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, as normalised."""
+        return str(self._base_url)
 
 
 def _check_headers(

@@ -44,7 +44,7 @@ from ._streaming import AsyncStream
 from ._transport import current_pacing
 
 if TYPE_CHECKING:
-    from ._resources._completions import AsyncCompletions
+    from ._resources._completions import _AsyncCompletionsBase
 
 __all__ = ["AsyncFanOut", "Outcome", "Progress", "Request", "RequestsInput"]
 
@@ -130,7 +130,7 @@ class AsyncFanOut:
 
     def __init__(
         self,
-        completions: AsyncCompletions,
+        completions: _AsyncCompletionsBase,
         requests: RequestsInput,
         *,
         max_concurrency: int = 16,

@@ -12,7 +12,9 @@ from ._models._tools import NamedToolChoice, Tool
 from ._timeouts import Timeout
 
 __all__ = [
+    "AGENT_FIELDS",
     "AssistantMessageParam",
+    "ChatCompletionCreateParams",
     "CompletionCreateParams",
     "DeveloperMessageParam",
     "FunctionCallParam",
@@ -132,9 +134,10 @@ class _RequiredParams(TypedDict):
     model: str
 
 
-class CompletionCreateParams(_RequiredParams, total=False):
-    """Every keyword of ``create()`` except ``stream``: ``messages`` and ``model`` are
-    required, the rest optional (``None`` is the same as leaving a field out)."""
+class ChatCompletionCreateParams(_RequiredParams, total=False):
+    """Every keyword of the standard ``create()`` (serverless inference, OpenAI-compatible
+    servers) except ``stream``: ``messages`` and ``model`` are required, the rest optional
+    (``None`` is the same as leaving a field out)."""
 
     max_tokens: int | None
     max_completion_tokens: int | None
@@ -154,6 +157,17 @@ class CompletionCreateParams(_RequiredParams, total=False):
     temperature: float | None
     top_p: float | None
     user: str | None
+    extra_headers: Mapping[str, str] | None
+    extra_query: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
+    timeout: float | Timeout | None
+    max_retries: int | None
+
+
+class CompletionCreateParams(ChatCompletionCreateParams, total=False):
+    """Every keyword of an agent's ``create()`` except ``stream``: the standard ones and the
+    agent's own fields."""
+
     k: int | None
     retrieval_method: RetrievalMethod | None
     kb_filters: Iterable[KBFilterParam] | None
@@ -163,8 +177,9 @@ class CompletionCreateParams(_RequiredParams, total=False):
     include_retrieval_info: bool | None
     include_guardrails_info: bool | None
     provide_citations: bool | None
-    extra_headers: Mapping[str, str] | None
-    extra_query: Mapping[str, str] | None
-    extra_body: Mapping[str, Any] | None
-    timeout: float | Timeout | None
-    max_retries: int | None
+
+
+#: The request fields only DigitalOcean agent endpoints take.
+AGENT_FIELDS = frozenset(CompletionCreateParams.__annotations__) - frozenset(
+    ChatCompletionCreateParams.__annotations__
+)

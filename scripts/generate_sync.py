@@ -24,8 +24,11 @@ source text):
 - ``aclose``/``__aenter__``/``__aexit__`` become ``close``/``__enter__``/``__exit__``.
 - plain methods run in the loop thread too; properties are read directly.
 - ``self.<name> = Async<Other>(...)`` in ``__init__`` becomes a wrapped sub-resource.
-- The root class (``AsyncAgentClient``) keeps its constructor signature, builds the async
-  client and owns the loop thread; its ``close`` stops the thread.
+- A root class (a client: ``AsyncAgentClient``, ``AsyncInferenceClient``, ...) keeps its
+  constructor signature, builds the async client and owns the loop thread; its ``close``
+  stops the thread.
+- Members inherited from the package's own base classes (``_AsyncClient``, shared by the
+  clients) are written into each twin as if defined there: a twin has no base classes.
 
 Private methods (``_name``) and class methods are internal to the core and are not copied;
 nor are decorators other than ``overload`` and ``property`` (``AsyncStream``'s ``_reader``,
@@ -49,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "agentchat"
 TARGET = PACKAGE / "_sync" / "_client.py"
 SKIP_DIRS = ("_sync", "testing")
-ROOT_CLASS = "AsyncAgentClient"
+ROOT_SUFFIX = "Client"  # AsyncAgentClient, AsyncInferenceClient, ...: the roots
 
 METHOD_RENAMES = {
     "aclose": "close",
@@ -96,6 +99,7 @@ class Source:
 
     def __init__(self) -> None:
         self.classes: dict[str, ast.ClassDef] = {}
+        self.all_classes: dict[str, ast.ClassDef] = {}  # every class, for inheritance
         self.modules: dict[str, str] = {}  # async class -> the module defining it
         self.imports: dict[str, tuple[str, str, bool]] = {}  # name -> (module, original, tc)
         self.defined: dict[str, str] = {}  # top-level name -> the module defining it
@@ -111,6 +115,8 @@ class Source:
 
     def _collect(self, tree: ast.Module, module: str, is_package: bool) -> None:
         for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                self.all_classes.setdefault(node.name, node)
             if isinstance(node, ast.ClassDef) and re.fullmatch(r"Async[A-Z]\w*", node.name):
                 self.classes[node.name] = node
                 self.modules[node.name] = module
@@ -134,6 +140,26 @@ class Source:
                 for inner in node.body:
                     if isinstance(inner, ast.ImportFrom):
                         self._import(inner, module, is_package, type_checking=True)
+
+    def flatten(self, node: ast.ClassDef) -> ast.ClassDef:
+        """The class with the methods it inherits from the package's own classes written into
+        it (after its docstring, before its own methods), unless it overrides them."""
+        own = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        inherited: list[ast.stmt] = []
+        for base in node.bases:
+            parent = self.all_classes.get(base.id) if isinstance(base, ast.Name) else None
+            if parent is None:
+                continue
+            for item in self.flatten(parent).body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if item.name not in own:
+                        inherited.append(item)
+        if not inherited:
+            return node
+        flat = copy.copy(node)
+        has_doc = ast.get_docstring(node, clean=False) is not None
+        flat.body = [*node.body[:has_doc], *inherited, *node.body[has_doc:]]
+        return flat
 
     def _import(
         self, node: ast.ImportFrom, module: str, is_package: bool, type_checking: bool
@@ -292,7 +318,8 @@ class Generator:
     # -- classes ---------------------------------------------------------------------------
 
     def sync_class(self, node: ast.ClassDef) -> ast.ClassDef:
-        is_root = node.name == ROOT_CLASS
+        node = self.source.flatten(node)
+        is_root = node.name.endswith(ROOT_SUFFIX)
         resources = self.sub_resources(node)
         methods = {
             n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -516,7 +543,8 @@ class Generator:
     # -- module ----------------------------------------------------------------------------
 
     def module(self) -> str:
-        order = [ROOT_CLASS, *sorted(n for n in self.source.classes if n != ROOT_CLASS)]
+        roots = sorted(n for n in self.source.classes if n.endswith(ROOT_SUFFIX))
+        order = [*roots, *sorted(n for n in self.source.classes if n not in roots)]
         classes = [self.sync_class(self.source.classes[name]) for name in order]
         tree = ast.Module(body=list[ast.stmt](classes), type_ignores=[])
         ast.fix_missing_locations(tree)

@@ -1,6 +1,14 @@
-"""The resource tree under the client: ``agent.chat.completions``."""
+"""The resource trees under the clients: ``agent.chat.completions`` (agent endpoints) and
+``chat.completions`` (serverless inference, OpenAI-compatible servers)."""
 
 from ._agent import AsyncAgent, AsyncChat
-from ._completions import AsyncCompletions
+from ._chat import AsyncStandardChat
+from ._completions import AsyncCompletions, AsyncStandardCompletions
 
-__all__ = ["AsyncAgent", "AsyncChat", "AsyncCompletions"]
+__all__ = [
+    "AsyncAgent",
+    "AsyncChat",
+    "AsyncCompletions",
+    "AsyncStandardChat",
+    "AsyncStandardCompletions",
+]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ._completions import AsyncCompletions
 
 if TYPE_CHECKING:
-    from .._client import AsyncAgentClient
+    from .._client import _AsyncClient
 
 __all__ = ["AsyncAgent", "AsyncChat"]
 
@@ -16,12 +16,12 @@ __all__ = ["AsyncAgent", "AsyncChat"]
 class AsyncChat:
     """``client.agent.chat``."""
 
-    def __init__(self, client: AsyncAgentClient) -> None:
+    def __init__(self, client: _AsyncClient) -> None:
         self.completions = AsyncCompletions(client)
 
 
 class AsyncAgent:
     """``client.agent``: the operations of one agent endpoint."""
 
-    def __init__(self, client: AsyncAgentClient) -> None:
+    def __init__(self, client: _AsyncClient) -> None:
         self.chat = AsyncChat(client)

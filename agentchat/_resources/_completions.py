@@ -1,4 +1,11 @@
-"""``client.agent.chat.completions``: build, check and send a chat-completions request."""
+"""``chat.completions``: build, check and send a chat-completions request.
+
+Two flavours share everything but ``create()``'s signature: :class:`AsyncCompletions`
+(``client.agent.chat.completions``, with a DigitalOcean agent's own fields) and
+:class:`AsyncStandardCompletions` (``client.chat.completions`` of the serverless inference and
+OpenAI-compatible clients, with the standard fields only). Both build the body and hand it to
+:meth:`_AsyncCompletionsBase._send`; the fan-out and batch files are the base's too.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ from .._errors import (
 from .._models._completion import ChatCompletion
 from .._models._options import StreamOptions
 from .._params import (
+    AGENT_FIELDS,
+    ChatCompletionCreateParams,
     CompletionCreateParams,
     KBFilterParam,
     MessageParam,
@@ -36,152 +45,40 @@ from .._validate import CHECKED_FIELDS, check_body, check_json
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .._client import AsyncAgentClient
+    from .._client import _AsyncClient
     from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
 
-__all__ = ["CREATE_KEYWORDS", "AsyncCompletions", "parse_completion", "unknown_keyword"]
+__all__ = [
+    "CREATE_KEYWORDS",
+    "STANDARD_KEYWORDS",
+    "AsyncCompletions",
+    "AsyncStandardCompletions",
+    "parse_completion",
+    "unknown_keyword",
+]
 
 
-class AsyncCompletions:
-    """The chat-completions operation of an agent endpoint."""
+class _AsyncCompletionsBase:
+    """What both flavours share: sending a body (retries, streaming, parsing), the fan-out and
+    its batch files."""
 
-    def __init__(self, client: AsyncAgentClient) -> None:
+    def __init__(self, client: _AsyncClient) -> None:
         self._client = client
 
-    @overload
-    async def create(
-        self, *, stream: Literal[False] | None = None, **params: Unpack[CompletionCreateParams]
-    ) -> ChatCompletion: ...
+    if TYPE_CHECKING:
+        # Each flavour defines create() with its own fields; the fan-out calls it with a dict.
+        async def create(self, *args: Any, **params: Any) -> ChatCompletion | AsyncStream: ...
 
-    @overload
-    async def create(
-        self, *, stream: Literal[True], **params: Unpack[CompletionCreateParams]
-    ) -> AsyncStream: ...
-
-    @overload
-    async def create(
-        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
-    ) -> ChatCompletion | AsyncStream: ...
-
-    async def create(
+    async def _send(
         self,
-        *,
-        messages: Iterable[MessageParam],
-        model: str,
-        max_tokens: int | None = None,
-        max_completion_tokens: int | None = None,
-        frequency_penalty: float | None = None,
-        presence_penalty: float | None = None,
-        top_logprobs: int | None = None,
-        tools: Iterable[ToolParam] | None = None,
-        tool_choice: ToolChoiceParam | None = None,
-        stream: bool | None = None,
-        stop: str | Sequence[str] | None = None,
-        logit_bias: Mapping[str, int] | Mapping[int, int] | None = None,
-        logprobs: bool | None = None,
-        n: int | None = None,
-        stream_options: StreamOptions | Mapping[str, Any] | None = None,
-        reasoning_effort: ReasoningEffort | None = None,
-        seed: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        user: str | None = None,
-        k: int | None = None,
-        retrieval_method: RetrievalMethod | None = None,
-        kb_filters: Iterable[KBFilterParam] | None = None,
-        filter_kb_content_by_query_metadata: bool | None = None,
-        instruction_override: str | None = None,
-        include_functions_info: bool | None = None,
-        include_retrieval_info: bool | None = None,
-        include_guardrails_info: bool | None = None,
-        provide_citations: bool | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        **unknown: Any,
+        body: dict[str, Any],
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, str] | None,
+        extra_body: Mapping[str, Any] | None,
+        timeout: float | Timeout | None,
+        max_retries: int | None,
     ) -> ChatCompletion | AsyncStream:
-        """Create a model response for the conversation in ``messages``.
-
-        Every request field is a keyword; a field left at ``None`` is not sent (to send a
-        JSON ``null``, use ``extra_body={"field": None}``). Values are checked against the
-        spec's limits before anything is sent and rejected with
-        :class:`~agentchat.InvalidRequestError`.
-
-        With ``stream=True`` the result is an :class:`~agentchat.AsyncStream` of
-        :class:`~agentchat.ChatCompletionChunk` (use it with ``async with``); otherwise a
-        :class:`~agentchat.ChatCompletion`. Either has a ``response`` attribute with the
-        status, headers, request id and rate limits.
-
-        ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
-        beyond this signature (``extra_body`` is merged last and is not checked). Any other
-        keyword is an :class:`~agentchat.InvalidRequestError` naming it, not a field sent
-        unchecked: a misspelt ``temprature=`` must not be silently ignored by the server.
-        ``timeout`` and ``max_retries`` override the client's settings for this call.
-        """
-        if unknown:
-            raise unknown_keyword(unknown)
-        # The body holds the fields given, and only those (None is "not given"). Written
-        # out rather than filtered from a dict of all 30: this runs on every call.
-        body: dict[str, Any] = {"messages": _as_list(messages), "model": model}
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        if max_completion_tokens is not None:
-            body["max_completion_tokens"] = max_completion_tokens
-        if frequency_penalty is not None:
-            body["frequency_penalty"] = frequency_penalty
-        if presence_penalty is not None:
-            body["presence_penalty"] = presence_penalty
-        if top_logprobs is not None:
-            body["top_logprobs"] = top_logprobs
-        if tools is not None:
-            body["tools"] = _as_list(tools)
-        if tool_choice is not None:
-            body["tool_choice"] = tool_choice
-        if stream is not None:
-            body["stream"] = stream
-        if stop is not None:
-            body["stop"] = stop
-        if logit_bias is not None:
-            body["logit_bias"] = logit_bias
-        if logprobs is not None:
-            body["logprobs"] = logprobs
-        if n is not None:
-            body["n"] = n
-        if stream_options is not None:
-            body["stream_options"] = stream_options
-        if reasoning_effort is not None:
-            body["reasoning_effort"] = reasoning_effort
-        if seed is not None:
-            body["seed"] = seed
-        if metadata is not None:
-            body["metadata"] = metadata
-        if temperature is not None:
-            body["temperature"] = temperature
-        if top_p is not None:
-            body["top_p"] = top_p
-        if user is not None:
-            body["user"] = user
-        if k is not None:
-            body["k"] = k
-        if retrieval_method is not None:
-            body["retrieval_method"] = retrieval_method
-        if kb_filters is not None:
-            body["kb_filters"] = _as_list(kb_filters)
-        if filter_kb_content_by_query_metadata is not None:
-            body["filter_kb_content_by_query_metadata"] = filter_kb_content_by_query_metadata
-        if instruction_override is not None:
-            body["instruction_override"] = instruction_override
-        if include_functions_info is not None:
-            body["include_functions_info"] = include_functions_info
-        if include_retrieval_info is not None:
-            body["include_retrieval_info"] = include_retrieval_info
-        if include_guardrails_info is not None:
-            body["include_guardrails_info"] = include_guardrails_info
-        if provide_citations is not None:
-            body["provide_citations"] = provide_citations
+        """Check ``body``, send it, and parse the answer: a completion, or an open stream."""
         client = self._client
         check_body(body)
         streaming = body.get("stream") is True
@@ -290,6 +187,286 @@ class AsyncCompletions:
             return [outcome async for outcome in results]
 
 
+class AsyncCompletions(_AsyncCompletionsBase):
+    """The chat-completions operation of a DigitalOcean agent endpoint
+    (``client.agent.chat.completions``): the standard fields and the agent's own."""
+
+    @overload
+    async def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self, *, stream: Literal[True], **params: Unpack[CompletionCreateParams]
+    ) -> AsyncStream: ...
+
+    @overload
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> ChatCompletion | AsyncStream: ...
+
+    async def create(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        model: str,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        top_logprobs: int | None = None,
+        tools: Iterable[ToolParam] | None = None,
+        tool_choice: ToolChoiceParam | None = None,
+        stream: bool | None = None,
+        stop: str | Sequence[str] | None = None,
+        logit_bias: Mapping[str, int] | Mapping[int, int] | None = None,
+        logprobs: bool | None = None,
+        n: int | None = None,
+        stream_options: StreamOptions | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        user: str | None = None,
+        k: int | None = None,
+        retrieval_method: RetrievalMethod | None = None,
+        kb_filters: Iterable[KBFilterParam] | None = None,
+        filter_kb_content_by_query_metadata: bool | None = None,
+        instruction_override: str | None = None,
+        include_functions_info: bool | None = None,
+        include_retrieval_info: bool | None = None,
+        include_guardrails_info: bool | None = None,
+        provide_citations: bool | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        **unknown: Any,
+    ) -> ChatCompletion | AsyncStream:
+        """Create a model response for the conversation in ``messages``.
+
+        Every request field is a keyword; a field left at ``None`` is not sent (to send a
+        JSON ``null``, use ``extra_body={"field": None}``). Values are checked against the
+        spec's limits before anything is sent and rejected with
+        :class:`~agentchat.InvalidRequestError`.
+
+        With ``stream=True`` the result is an :class:`~agentchat.AsyncStream` of
+        :class:`~agentchat.ChatCompletionChunk` (use it with ``async with``); otherwise a
+        :class:`~agentchat.ChatCompletion`. Either has a ``response`` attribute with the
+        status, headers, request id and rate limits.
+
+        ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
+        beyond this signature (``extra_body`` is merged last and is not checked). Any other
+        keyword is an :class:`~agentchat.InvalidRequestError` naming it, not a field sent
+        unchecked: a misspelt ``temprature=`` must not be silently ignored by the server.
+        ``timeout`` and ``max_retries`` override the client's settings for this call.
+        """
+        if unknown:
+            raise unknown_keyword(unknown, CREATE_KEYWORDS)
+        body = _standard_body(
+            messages,
+            model,
+            max_tokens,
+            max_completion_tokens,
+            frequency_penalty,
+            presence_penalty,
+            top_logprobs,
+            tools,
+            tool_choice,
+            stream,
+            stop,
+            logit_bias,
+            logprobs,
+            n,
+            stream_options,
+            reasoning_effort,
+            seed,
+            metadata,
+            temperature,
+            top_p,
+            user,
+        )
+        if k is not None:
+            body["k"] = k
+        if retrieval_method is not None:
+            body["retrieval_method"] = retrieval_method
+        if kb_filters is not None:
+            body["kb_filters"] = _as_list(kb_filters)
+        if filter_kb_content_by_query_metadata is not None:
+            body["filter_kb_content_by_query_metadata"] = filter_kb_content_by_query_metadata
+        if instruction_override is not None:
+            body["instruction_override"] = instruction_override
+        if include_functions_info is not None:
+            body["include_functions_info"] = include_functions_info
+        if include_retrieval_info is not None:
+            body["include_retrieval_info"] = include_retrieval_info
+        if include_guardrails_info is not None:
+            body["include_guardrails_info"] = include_guardrails_info
+        if provide_citations is not None:
+            body["provide_citations"] = provide_citations
+        return await self._send(body, extra_headers, extra_query, extra_body, timeout, max_retries)
+
+
+class AsyncStandardCompletions(_AsyncCompletionsBase):
+    """The chat-completions operation of DigitalOcean serverless inference and of any
+    OpenAI-compatible server (``client.chat.completions``): the standard fields only."""
+
+    @overload
+    async def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self, *, stream: Literal[True], **params: Unpack[ChatCompletionCreateParams]
+    ) -> AsyncStream: ...
+
+    @overload
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | AsyncStream: ...
+
+    async def create(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        model: str,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        top_logprobs: int | None = None,
+        tools: Iterable[ToolParam] | None = None,
+        tool_choice: ToolChoiceParam | None = None,
+        stream: bool | None = None,
+        stop: str | Sequence[str] | None = None,
+        logit_bias: Mapping[str, int] | Mapping[int, int] | None = None,
+        logprobs: bool | None = None,
+        n: int | None = None,
+        stream_options: StreamOptions | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        user: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        **unknown: Any,
+    ) -> ChatCompletion | AsyncStream:
+        """Create a model response for the conversation in ``messages``.
+
+        The same as the agent client's ``create()``, with the standard chat-completions fields
+        only: an agent's own fields (``k``, ``kb_filters``, ``include_retrieval_info``, ...)
+        are refused before anything is sent. A field left at ``None`` is not sent; values are
+        checked against the spec's limits; ``extra_body``, ``extra_headers`` and
+        ``extra_query`` send what a server takes beyond these (vLLM's ``top_k``, Ollama's
+        ``options``), unchecked. With ``stream=True`` the result is an
+        :class:`~agentchat.AsyncStream`, otherwise a :class:`~agentchat.ChatCompletion`.
+        """
+        if unknown:
+            raise unknown_keyword(unknown, STANDARD_KEYWORDS)
+        body = _standard_body(
+            messages,
+            model,
+            max_tokens,
+            max_completion_tokens,
+            frequency_penalty,
+            presence_penalty,
+            top_logprobs,
+            tools,
+            tool_choice,
+            stream,
+            stop,
+            logit_bias,
+            logprobs,
+            n,
+            stream_options,
+            reasoning_effort,
+            seed,
+            metadata,
+            temperature,
+            top_p,
+            user,
+        )
+        return await self._send(body, extra_headers, extra_query, extra_body, timeout, max_retries)
+
+
+def _standard_body(
+    messages: Iterable[MessageParam],
+    model: str,
+    max_tokens: int | None,
+    max_completion_tokens: int | None,
+    frequency_penalty: float | None,
+    presence_penalty: float | None,
+    top_logprobs: int | None,
+    tools: Iterable[ToolParam] | None,
+    tool_choice: ToolChoiceParam | None,
+    stream: bool | None,
+    stop: str | Sequence[str] | None,
+    logit_bias: Mapping[str, int] | Mapping[int, int] | None,
+    logprobs: bool | None,
+    n: int | None,
+    stream_options: StreamOptions | Mapping[str, Any] | None,
+    reasoning_effort: ReasoningEffort | None,
+    seed: int | None,
+    metadata: Mapping[str, str] | None,
+    temperature: float | None,
+    top_p: float | None,
+    user: str | None,
+) -> dict[str, Any]:
+    """The body of the standard fields given, and only those (None is "not given").
+
+    Written out rather than filtered from a dict of every field: this runs on every call.
+    """
+    body: dict[str, Any] = {"messages": _as_list(messages), "model": model}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    if max_completion_tokens is not None:
+        body["max_completion_tokens"] = max_completion_tokens
+    if frequency_penalty is not None:
+        body["frequency_penalty"] = frequency_penalty
+    if presence_penalty is not None:
+        body["presence_penalty"] = presence_penalty
+    if top_logprobs is not None:
+        body["top_logprobs"] = top_logprobs
+    if tools is not None:
+        body["tools"] = _as_list(tools)
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
+    if stream is not None:
+        body["stream"] = stream
+    if stop is not None:
+        body["stop"] = stop
+    if logit_bias is not None:
+        body["logit_bias"] = logit_bias
+    if logprobs is not None:
+        body["logprobs"] = logprobs
+    if n is not None:
+        body["n"] = n
+    if stream_options is not None:
+        body["stream_options"] = stream_options
+    if reasoning_effort is not None:
+        body["reasoning_effort"] = reasoning_effort
+    if seed is not None:
+        body["seed"] = seed
+    if metadata is not None:
+        body["metadata"] = metadata
+    if temperature is not None:
+        body["temperature"] = temperature
+    if top_p is not None:
+        body["top_p"] = top_p
+    if user is not None:
+        body["user"] = user
+    return body
+
+
 async def _open_stream(
     response: aiohttp.ClientResponse,
     info: ResponseInfo,
@@ -319,19 +496,30 @@ async def _open_stream(
     )
 
 
-#: Every keyword create() takes.
-CREATE_KEYWORDS = frozenset(
-    CHECKED_FIELDS | {"extra_headers", "extra_query", "extra_body", "timeout", "max_retries"}
-)
+_CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout", "max_retries"})
+#: Every keyword the agent's create() takes, and the standard create().
+CREATE_KEYWORDS = CHECKED_FIELDS | _CALL_OPTIONS
+STANDARD_KEYWORDS = CREATE_KEYWORDS - AGENT_FIELDS
 
 
-def unknown_keyword(unknown: Mapping[str, Any]) -> InvalidRequestError:
-    """The error for a keyword create() does not take: a likely misspelling, or a request
-    field agentchat does not model, which goes in ``extra_body``."""
+def unknown_keyword(
+    unknown: Mapping[str, Any], keywords: frozenset[str] = CREATE_KEYWORDS
+) -> InvalidRequestError:
+    """The error for a keyword create() does not take: an agent's field sent to another
+    server, a likely misspelling, or a request field agentchat does not model, which goes in
+    ``extra_body``."""
     import difflib  # only on this error path: keep it off import time
 
     name, value = next(iter(unknown.items()))
-    close = difflib.get_close_matches(name, sorted(CREATE_KEYWORDS), n=1, cutoff=0.75)
+    if name in AGENT_FIELDS:
+        return InvalidRequestError(
+            name,
+            value,
+            f"{name} is a field of DigitalOcean agent endpoints (AsyncAgentClient and "
+            "AgentClient take it), not of serverless inference or OpenAI-compatible servers; "
+            f"to send it anyway, pass extra_body={{{name!r}: ...}}",
+        )
+    close = difflib.get_close_matches(name, sorted(keywords), n=1, cutoff=0.75)
     if close:
         allowed = (
             f"create() has no parameter {name!r}: did you mean {close[0]}=? (A request field "

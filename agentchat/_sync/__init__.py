@@ -1,5 +1,27 @@
 """The sync facade, generated from the async core by ``scripts/generate_sync.py``."""
 
-from ._client import Agent, AgentClient, Chat, Completions, FanOut, Stream
+from ._client import (
+    Agent,
+    AgentClient,
+    Chat,
+    Completions,
+    FanOut,
+    InferenceClient,
+    OpenAICompatibleClient,
+    StandardChat,
+    StandardCompletions,
+    Stream,
+)
 
-__all__ = ["Agent", "AgentClient", "Chat", "Completions", "FanOut", "Stream"]
+__all__ = [
+    "Agent",
+    "AgentClient",
+    "Chat",
+    "Completions",
+    "FanOut",
+    "InferenceClient",
+    "OpenAICompatibleClient",
+    "StandardChat",
+    "StandardCompletions",
+    "Stream",
+]

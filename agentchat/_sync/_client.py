@@ -10,7 +10,13 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from .._client import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RETRIES, AsyncAgentClient
+from .._client import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RETRIES,
+    AsyncAgentClient,
+    AsyncInferenceClient,
+    AsyncOpenAICompatibleClient,
+)
 from .._errors import APIError
 from .._fanout import AsyncFanOut, Outcome, Progress
 from .._models._chunk import ChatCompletionChunk
@@ -18,6 +24,7 @@ from .._models._completion import ChatCompletion
 from .._models._options import StreamOptions
 from .._pacing import Pacer
 from .._params import (
+    ChatCompletionCreateParams,
     CompletionCreateParams,
     KBFilterParam,
     MessageParam,
@@ -29,22 +36,34 @@ from .._params import (
 from .._portal import LoopThread
 from .._relay import SSE_DONE, sse_error, sse_frames, text_of
 from .._resources._agent import AsyncAgent, AsyncChat
-from .._resources._completions import AsyncCompletions
+from .._resources._chat import AsyncStandardChat
+from .._resources._completions import AsyncCompletions, AsyncStandardCompletions
 from .._response import ResponseInfo
 from .._streaming import AsyncStream
 from .._timeouts import DEFAULT_TIMEOUT, Timeout
 from .._transport import logger
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    from typing_extensions import Self, Unpack
 
     from .._fanout import RequestsInput
 
-__all__ = ["Agent", "AgentClient", "Chat", "Completions", "FanOut", "Stream"]
+__all__ = [
+    "Agent",
+    "AgentClient",
+    "Chat",
+    "Completions",
+    "FanOut",
+    "InferenceClient",
+    "OpenAICompatibleClient",
+    "StandardChat",
+    "StandardCompletions",
+    "Stream",
+]
 
 
 class AgentClient:
-    """Blocking client for one agent endpoint.
+    """Blocking client for one DigitalOcean agent endpoint.
 
     ``token`` and ``agent_endpoint`` default to ``$AGENT_ACCESS_KEY`` and ``$AGENT_ENDPOINT``;
     a missing one raises :class:`~agentchat.ConfigurationError` here, before any call. A bare
@@ -53,8 +72,10 @@ class AgentClient:
     ``max_connections`` (1,000) is the size of the connection pool: the most requests, open
     streams included, in flight at once; a call beyond it waits up to ``Timeout.pool``.
 
-    The aiohttp session is created on first use inside the running event loop and closed by
-    :meth:`close` (or ``with``). Use one client for many calls: it pools connections.
+    Calls go to ``{agent_endpoint}/api/v1/chat/completions?agent=true`` through
+    ``client.agent.chat.completions``. The aiohttp session is created on first use inside the
+    running event loop and closed by :meth:`close` (or ``with``). Use one client for
+    many calls: it pools connections.
     """
 
     agent: Agent
@@ -88,9 +109,86 @@ class AgentClient:
         return repr(self._async).replace("AsyncAgentClient", "AgentClient", 1)
 
     @property
+    def timeout(self) -> Timeout:
+        """The default timeouts of this client's calls."""
+        return self._async.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """The default number of retries of this client's calls."""
+        return self._async.max_retries
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._async.closed
+
+    def close(self) -> None:
+        """Close the HTTP session and its pooled connections. Safe to call twice."""
+        self._portal.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __getstate__(self) -> object:
+        raise TypeError(f"{type(self).__name__} cannot be pickled (it holds a live session)")
+
+    @property
     def agent_endpoint(self) -> str:
         """The agent's base URL, as normalised (scheme added, trailing slash dropped)."""
         return self._async.agent_endpoint
+
+
+class InferenceClient:
+    """Blocking client for DigitalOcean serverless inference: the models of the catalog, called
+    with a model access key, without an agent.
+
+    ``token`` defaults to ``$MODEL_ACCESS_KEY`` and ``inference_endpoint`` to
+    ``https://inference.do-ai.run`` (as in pydo). Calls go to
+    ``{inference_endpoint}/v1/chat/completions`` through ``client.chat.completions``, whose
+    ``create()`` takes the standard chat-completions fields (the agent's own fields, such as
+    ``include_retrieval_info``, are refused before sending). Every other setting, and
+    everything else (retries, streaming, fan-out, batch files), is as in
+    :class:`AgentClient`.
+    """
+
+    chat: StandardChat
+
+    def __init__(
+        self,
+        token: str | None = None,
+        inference_endpoint: str | None = None,
+        *,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        trust_env: bool = False,
+    ) -> None:
+        self._async: AsyncInferenceClient = AsyncInferenceClient(
+            token,
+            inference_endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            max_connections=max_connections,
+            allow_insecure_http=allow_insecure_http,
+            trust_env=trust_env,
+        )
+        self._portal = LoopThread(self._async.aclose)
+        self.chat = StandardChat(self._async.chat, self._portal)
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncInferenceClient", "InferenceClient", 1)
 
     @property
     def timeout(self) -> Timeout:
@@ -111,7 +209,7 @@ class AgentClient:
         """Close the HTTP session and its pooled connections. Safe to call twice."""
         self._portal.close()
 
-    def __enter__(self) -> AgentClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -124,6 +222,92 @@ class AgentClient:
 
     def __getstate__(self) -> object:
         raise TypeError(f"{type(self).__name__} cannot be pickled (it holds a live session)")
+
+    @property
+    def inference_endpoint(self) -> str:
+        """The serverless inference base URL, as normalised."""
+        return self._async.inference_endpoint
+
+
+class OpenAICompatibleClient:
+    """Blocking client for any OpenAI-compatible chat-completions server: llama.cpp's
+    ``llama-server``, vLLM, Ollama, a LiteLLM proxy, OpenAI itself.
+
+    ``base_url`` is the server's API root with its path, the same as the openai SDK's
+    (``http://localhost:8080/v1``); calls go to ``{base_url}/chat/completions`` through
+    ``client.chat.completions``. ``base_url`` and ``api_key`` default to ``$OPENAI_BASE_URL``
+    and ``$OPENAI_API_KEY``; with no key, no ``Authorization`` header is sent (a local server
+    often needs none), and plain ``http://`` is then accepted for any host. Every other
+    setting is as in :class:`AgentClient`.
+    """
+
+    chat: StandardChat
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        trust_env: bool = False,
+    ) -> None:
+        self._async: AsyncOpenAICompatibleClient = AsyncOpenAICompatibleClient(
+            base_url,
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            max_connections=max_connections,
+            allow_insecure_http=allow_insecure_http,
+            trust_env=trust_env,
+        )
+        self._portal = LoopThread(self._async.aclose)
+        self.chat = StandardChat(self._async.chat, self._portal)
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncOpenAICompatibleClient", "OpenAICompatibleClient", 1)
+
+    @property
+    def timeout(self) -> Timeout:
+        """The default timeouts of this client's calls."""
+        return self._async.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """The default number of retries of this client's calls."""
+        return self._async.max_retries
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._async.closed
+
+    def close(self) -> None:
+        """Close the HTTP session and its pooled connections. Safe to call twice."""
+        self._portal.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __getstate__(self) -> object:
+        raise TypeError(f"{type(self).__name__} cannot be pickled (it holds a live session)")
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, as normalised."""
+        return self._async.base_url
 
 
 class Agent:
@@ -151,12 +335,89 @@ class Chat:
 
 
 class Completions:
-    """The chat-completions operation of an agent endpoint."""
+    """The chat-completions operation of a DigitalOcean agent endpoint
+    (``client.agent.chat.completions``): the standard fields and the agent's own."""
 
     def __init__(self, wrapped: AsyncCompletions, portal: LoopThread) -> None:
         """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
         self._async = wrapped
         self._portal = portal
+
+    def create_many(
+        self,
+        requests: RequestsInput,
+        *,
+        max_concurrency: int = 16,
+        ordered: bool = True,
+        fail_fast: bool = False,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        adaptive: bool = True,
+        keep_chunks: bool = False,
+        max_buffered: int | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> FanOut:
+        """Run many requests with bounded, paced concurrency; one :class:`~agentchat.Outcome`
+        per input::
+
+            with client.agent.chat.completions.create_many(requests) as results:
+                for outcome in results:
+                    ...
+
+        ``requests`` is any iterable or async iterable (read lazily) of ``create()`` keyword
+        dicts, or :class:`~agentchat.Request` objects carrying an id. Outcomes come in input
+        order, or as they complete with ``ordered=False``; each says its input's ``index``
+        and ``id``. Concurrency starts at ``max_concurrency`` and adapts to the server (halved
+        on a 429, which also pauses every worker for its ``Retry-After``; grown back on
+        success); ``requests_per_minute`` and ``tokens_per_minute`` cap it further. A failed
+        input is an outcome with its ``error`` (after the usual retries), unless
+        ``fail_fast=True``, which stops everything and raises the first error. Streamed
+        requests are accumulated (``keep_chunks=True`` keeps their chunks too).
+        ``on_progress`` is called with a :class:`~agentchat.Progress` after each outcome.
+        ``max_buffered`` bounds the finished outcomes held back (waiting in input order for a
+        slower one, or for you to read them): by default the larger of 1,024 and 16 x
+        ``max_concurrency``.
+        """
+        result = self._portal.call_sync(
+            lambda: self._async.create_many(
+                requests,
+                max_concurrency=max_concurrency,
+                ordered=ordered,
+                fail_fast=fail_fast,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+                adaptive=adaptive,
+                keep_chunks=keep_chunks,
+                max_buffered=max_buffered,
+                on_progress=on_progress,
+            )
+        )
+        if isinstance(result, AsyncFanOut):
+            return FanOut(result, self._portal)
+        return result
+
+    def create_all(
+        self,
+        requests: RequestsInput,
+        *,
+        max_concurrency: int = 16,
+        fail_fast: bool = False,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> list[Outcome]:
+        """Run every request (as :meth:`create_many` does) and return all the outcomes, in
+        input order. For inputs that fit in memory; stream the rest with ``create_many``."""
+        return self._portal.call(
+            lambda: self._async.create_all(
+                requests,
+                max_concurrency=max_concurrency,
+                fail_fast=fail_fast,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+                on_progress=on_progress,
+            )
+        )
 
     @overload
     def create(
@@ -275,6 +536,92 @@ class Completions:
             return Stream(result, self._portal)
         return result
 
+
+class FanOut:
+    """A running fan-out: an async context manager and an async iterator of
+    :class:`Outcome` (see the module docstring). Made by ``completions.create_many()``."""
+
+    def __init__(self, wrapped: AsyncFanOut, portal: LoopThread) -> None:
+        """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
+        self._async = wrapped
+        self._portal = portal
+
+    @property
+    def pacer(self) -> Pacer:
+        return self._async.pacer
+
+    _context: AbstractContextManager[Any]
+
+    def __enter__(self) -> FanOut:
+        self._context = self._portal.enter_context(self._async)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return self._context.__exit__(exc_type, exc, tb)
+
+    def close(self) -> None:
+        """Stop: cancel the requests in flight and close their connections."""
+        self._portal.call(lambda: self._async.aclose())
+
+    @property
+    def closed(self) -> bool:
+        """True once every outcome has been handed out, or the fan-out was stopped."""
+        return self._async.closed
+
+    def __iter__(self) -> Iterator[Outcome]:
+        """Iterate in batches: one loop round trip per network read, not per item.
+
+        Leaving the loop early (``break``, an exception) closes the stream.
+        """
+        ended = False
+        try:
+            while True:
+                batch = self.next_batch()
+                if not batch:
+                    ended = True
+                    return
+                yield from batch
+        finally:
+            if not ended:
+                self.close()
+
+    def next_batch(self) -> list[Outcome]:
+        """The outcomes ready now (at least one), or ``[]`` when every input has one."""
+        return self._portal.call(lambda: self._async.next_batch())
+
+    @property
+    def progress(self) -> Progress:
+        """The counts so far."""
+        return self._async.progress
+
+
+class StandardChat:
+    """``client.chat`` of :class:`~agentchat.InferenceClient` and
+    :class:`~agentchat.OpenAICompatibleClient`."""
+
+    completions: StandardCompletions
+
+    def __init__(self, wrapped: AsyncStandardChat, portal: LoopThread) -> None:
+        """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
+        self._async = wrapped
+        self._portal = portal
+        self.completions = StandardCompletions(self._async.completions, self._portal)
+
+
+class StandardCompletions:
+    """The chat-completions operation of DigitalOcean serverless inference and of any
+    OpenAI-compatible server (``client.chat.completions``): the standard fields only."""
+
+    def __init__(self, wrapped: AsyncStandardCompletions, portal: LoopThread) -> None:
+        """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
+        self._async = wrapped
+        self._portal = portal
+
     def create_many(
         self,
         requests: RequestsInput,
@@ -351,68 +698,96 @@ class Completions:
             )
         )
 
+    @overload
+    def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion: ...
 
-class FanOut:
-    """A running fan-out: an async context manager and an async iterator of
-    :class:`Outcome` (see the module docstring). Made by ``completions.create_many()``."""
+    @overload
+    def create(
+        self, *, stream: Literal[True], **params: Unpack[ChatCompletionCreateParams]
+    ) -> Stream: ...
 
-    def __init__(self, wrapped: AsyncFanOut, portal: LoopThread) -> None:
-        """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
-        self._async = wrapped
-        self._portal = portal
+    @overload
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | Stream: ...
 
-    @property
-    def pacer(self) -> Pacer:
-        return self._async.pacer
-
-    _context: AbstractContextManager[Any]
-
-    def __enter__(self) -> FanOut:
-        self._context = self._portal.enter_context(self._async)
-        return self
-
-    def __exit__(
+    def create(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return self._context.__exit__(exc_type, exc, tb)
+        *,
+        messages: Iterable[MessageParam],
+        model: str,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        top_logprobs: int | None = None,
+        tools: Iterable[ToolParam] | None = None,
+        tool_choice: ToolChoiceParam | None = None,
+        stream: bool | None = None,
+        stop: str | Sequence[str] | None = None,
+        logit_bias: Mapping[str, int] | Mapping[int, int] | None = None,
+        logprobs: bool | None = None,
+        n: int | None = None,
+        stream_options: StreamOptions | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        user: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        **unknown: Any,
+    ) -> ChatCompletion | Stream:
+        """Create a model response for the conversation in ``messages``.
 
-    def close(self) -> None:
-        """Stop: cancel the requests in flight and close their connections."""
-        self._portal.call(lambda: self._async.aclose())
-
-    @property
-    def closed(self) -> bool:
-        """True once every outcome has been handed out, or the fan-out was stopped."""
-        return self._async.closed
-
-    def __iter__(self) -> Iterator[Outcome]:
-        """Iterate in batches: one loop round trip per network read, not per item.
-
-        Leaving the loop early (``break``, an exception) closes the stream.
+        The same as the agent client's ``create()``, with the standard chat-completions fields
+        only: an agent's own fields (``k``, ``kb_filters``, ``include_retrieval_info``, ...)
+        are refused before anything is sent. A field left at ``None`` is not sent; values are
+        checked against the spec's limits; ``extra_body``, ``extra_headers`` and
+        ``extra_query`` send what a server takes beyond these (vLLM's ``top_k``, Ollama's
+        ``options``), unchecked. With ``stream=True`` the result is an
+        :class:`~agentchat.Stream`, otherwise a :class:`~agentchat.ChatCompletion`.
         """
-        ended = False
-        try:
-            while True:
-                batch = self.next_batch()
-                if not batch:
-                    ended = True
-                    return
-                yield from batch
-        finally:
-            if not ended:
-                self.close()
-
-    def next_batch(self) -> list[Outcome]:
-        """The outcomes ready now (at least one), or ``[]`` when every input has one."""
-        return self._portal.call(lambda: self._async.next_batch())
-
-    @property
-    def progress(self) -> Progress:
-        """The counts so far."""
-        return self._async.progress
+        result = self._portal.call(
+            lambda: self._async.create(
+                messages=messages,
+                model=model,
+                max_tokens=max_tokens,
+                max_completion_tokens=max_completion_tokens,
+                frequency_penalty=frequency_penalty,
+                presence_penalty=presence_penalty,
+                top_logprobs=top_logprobs,
+                tools=tools,
+                tool_choice=tool_choice,
+                stream=stream,
+                stop=stop,
+                logit_bias=logit_bias,
+                logprobs=logprobs,
+                n=n,
+                stream_options=stream_options,
+                reasoning_effort=reasoning_effort,
+                seed=seed,
+                metadata=metadata,
+                temperature=temperature,
+                top_p=top_p,
+                user=user,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+                timeout=timeout,
+                max_retries=max_retries,
+                **unknown,
+            )
+        )
+        if isinstance(result, AsyncStream):
+            return Stream(result, self._portal)
+        return result
 
 
 class Stream:

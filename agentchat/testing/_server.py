@@ -4,6 +4,10 @@ It speaks ``POST /api/v1/chat/completions?agent=true`` like a real agent: it che
 key, rejects malformed bodies the way the real (FastAPI) endpoint does, and answers
 deterministically by echoing the last user message. Any response can be scripted instead,
 and every request it receives is recorded.
+
+It serves the same on ``POST /v1/chat/completions`` (no ``agent`` query): the path of
+DigitalOcean serverless inference and, under the base URL ``{url}/v1``, of any
+OpenAI-compatible server.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from typing import Any, Literal
 import attrs
 from aiohttp import web
 
-from .._client import AsyncAgentClient
+from .._client import AsyncAgentClient, AsyncInferenceClient, AsyncOpenAICompatibleClient
 
 __all__ = ["FakeAgentServer", "RecordedRequest", "ScriptedResponse", "ScriptedStream"]
 
 COMPLETIONS_PATH = "/api/v1/chat/completions"
+#: Serverless inference's path, and an OpenAI-compatible server's under the base URL ``/v1``.
+STANDARD_PATH = "/v1/chat/completions"
 CREATED = 1_700_000_000
 
 
@@ -217,6 +223,7 @@ class FakeAgentServer:
     async def start(self) -> FakeAgentServer:
         app = web.Application()
         app.router.add_post(COMPLETIONS_PATH, self._completions)
+        app.router.add_post(STANDARD_PATH, self._completions)
         app.router.add_get("/health", self._health)
         runner = web.AppRunner(
             app,
@@ -290,6 +297,16 @@ class FakeAgentServer:
     def client(self, **options: Any) -> AsyncAgentClient:
         """An :class:`~agentchat.AsyncAgentClient` pointed at this server with its key."""
         return AsyncAgentClient(self.token, self.url, **options)
+
+    def inference_client(self, **options: Any) -> AsyncInferenceClient:
+        """An :class:`~agentchat.AsyncInferenceClient` (serverless inference) pointed at this
+        server with its key."""
+        return AsyncInferenceClient(self.token, self.url, **options)
+
+    def compatible_client(self, **options: Any) -> AsyncOpenAICompatibleClient:
+        """An :class:`~agentchat.AsyncOpenAICompatibleClient` with this server's ``/v1`` as
+        its base URL, and its key."""
+        return AsyncOpenAICompatibleClient(f"{self.url}/v1", self.token, **options)
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -412,7 +429,7 @@ class FakeAgentServer:
             return web.Response(status=499)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _do_error(401, "unauthorized", "Unable to authenticate you.", headers)
-        if request.query.get("agent") != "true":
+        if request.path == COMPLETIONS_PATH and request.query.get("agent") != "true":
             return _do_error(404, "not_found", "The agent query parameter must be 'true'.", headers)
         try:
             payload = json.loads(body)

@@ -22,6 +22,7 @@ import pytest
 
 from agentchat import (
     AsyncAgentClient,
+    AsyncInferenceClient,
     ChatCompletion,
     ChatMessage,
     FunctionCall,
@@ -36,6 +37,7 @@ from agentchat import (
     ToolChoiceFunction,
     UnprocessableEntityError,
 )
+from agentchat._params import AGENT_FIELDS
 
 pytestmark = pytest.mark.contract
 
@@ -405,6 +407,25 @@ def _iter_nones(value: object, path: str = "") -> Iterator[str]:
 @pytest.mark.parametrize("shape", SHAPES)
 async def test_request_shape_is_valid(prism_url: str, shape: Shape, style: Style) -> None:
     await create(prism_url, shape(style))
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_serverless_request_shape_is_valid(
+    prism_url: str, shape: Shape, style: Style
+) -> None:
+    """The same shapes, less the agent's own fields, through the serverless inference client:
+    Prism checks them against the spec's ``/v1/chat/completions`` operation."""
+    kwargs = {key: value for key, value in shape(style).items() if key not in AGENT_FIELDS}
+    async with AsyncInferenceClient(
+        token="contract-key", inference_endpoint=prism_url, max_retries=0
+    ) as client:
+        try:
+            completion = await client.chat.completions.create(**kwargs)
+        except UnprocessableEntityError as err:
+            pytest.fail(f"sl-violations: {err.headers.get('sl-violations')}", pytrace=False)
+    assert completion.response.url.startswith(f"{prism_url}/v1/chat/completions")
+    assert "sl-violations" not in completion.response.headers
 
 
 STREAM_SHAPES: list[Any] = [
