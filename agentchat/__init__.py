@@ -92,7 +92,7 @@ if TYPE_CHECKING:
         ToolMessageParam,
         UserMessageParam,
     )
-    from ._response import RateLimit, ResponseInfo
+    from ._response import RateLimit, RateLimitBucket, ResponseInfo
     from ._streaming import AsyncStream
     from ._sync import AgentClient, FanOut, InferenceClient, OpenAICompatibleClient, Stream
     from ._sync import AgentClient as Client  # pydo's name: code moves over by its import
@@ -155,6 +155,7 @@ __all__ = [
     "Progress",
     "PromptTokensDetails",
     "RateLimit",
+    "RateLimitBucket",
     "RateLimitError",
     "Request",
     "ResponseInfo",
@@ -236,6 +237,7 @@ _EXPORTS = {
     "Progress": "._fanout",
     "PromptTokensDetails": "._models",
     "RateLimit": "._response",
+    "RateLimitBucket": "._response",
     "RateLimitError": "._errors",
     "Request": "._fanout",
     "ResponseInfo": "._response",

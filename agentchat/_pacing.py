@@ -6,14 +6,23 @@ attempt (``before_send``) and tells it about every response (``on_response``):
 - **Concurrency adapts** (additive increase, multiplicative decrease): each success raises the
   allowed concurrency by about one per round trip, up to ``max_concurrency``; a 429 halves it
   (at most once per second, so one burst of 429s counts once).
-- **A 429 pauses everyone**, not just the request that got it: for its ``Retry-After`` (or a
-  short backoff when there is none), since the limit is shared.
-- **The server's ``ratelimit-*`` headers are read** to stop *before* the limit: each response's
-  ``ratelimit-remaining``, less the other requests already in flight (which the server will
-  count too), is the number of sends left until ``ratelimit-reset``; when none are left,
-  sends wait for the reset instead of drawing 429s.
+- **A 429 pauses everyone**, not just the request that got it, since the limit is shared: for
+  the same wait as the retry of that request (:func:`~agentchat._backoff.delay_after_429`:
+  the ``Retry-After``, else the soonest rate-limit reset, else a backoff).
+- **The server's rate-limit headers are read** to stop *before* the limit: each response's
+  remaining requests (``ratelimit-remaining``, or ``x-ratelimit-remaining-requests`` from
+  DigitalOcean serverless inference and OpenAI-style servers), less the other requests already
+  in flight (which the server will count too), is the number of sends left until the reset;
+  when none are left, sends wait for the reset instead of drawing 429s. A token bucket
+  (``x-ratelimit-remaining-tokens``, ``-tokens-per-minute``, ``-tokens-per-day``) with nothing
+  left pauses sends until its reset.
 - **The caller's limits**: at most ``requests_per_minute`` sends and ``tokens_per_minute``
   tokens (from each completion's usage) in any 60-second window.
+
+A pause longer than :data:`~agentchat._backoff.MAX_RETRY_AFTER` is not taken (a token bucket
+per day, a ``Retry-After`` of an hour): the calls go on and each fails at once with the error
+that says when the limit resets, as a single call does, instead of the fan-out being parked
+for hours without a word.
 """
 
 from __future__ import annotations
@@ -23,12 +32,11 @@ import time
 
 import anyio
 
+from ._backoff import MAX_RETRY_AFTER, RetryDelay, delay_after_429
 from ._response import ResponseInfo
 
 __all__ = ["Pacer"]
 
-#: How long everyone waits after a 429 that says nothing about when to come back.
-DEFAULT_429_PAUSE = 1.0
 WINDOW = 60.0
 
 
@@ -83,12 +91,15 @@ class Pacer:
         if self._rpm is not None:
             self._sends.append(time.monotonic())
 
-    def on_response(self, info: ResponseInfo) -> None:
+    def on_response(self, info: ResponseInfo, delay: RetryDelay | None = None) -> None:
+        """Adapt to one response. For a 429, ``delay`` is the wait the transport computed for
+        its retry; everyone pauses as long (without it, it is computed the same way)."""
         now = time.monotonic()
         if info.status == 429:
             self.rate_limited += 1
-            pause = info.rate_limit.retry_after
-            self._paused_until = max(self._paused_until, now + (pause or DEFAULT_429_PAUSE))
+            if delay is None:
+                delay = delay_after_429(info.rate_limit, 1)
+            self._pause(now, delay.seconds)
             if self._adaptive and now - self._last_decrease >= 1.0:
                 self._last_decrease = now
                 self._set_allowed(self._allowed / 2)
@@ -101,6 +112,17 @@ class Pacer:
             # The other requests in flight were sent before this answer and will count too.
             self._budget = remaining - max(0, self.in_flight - 1)
             self._reset_at = now + reset_after
+        for bucket in limits.token_buckets:
+            if bucket.remaining is not None and bucket.remaining <= 0:
+                wait = bucket.reset_after
+                if wait:  # None or 0: no reset ahead to wait for
+                    self._pause(now, wait)
+
+    def _pause(self, now: float, seconds: float) -> None:
+        """Hold every send for ``seconds``, unless that is longer than agentchat waits for
+        (see the module docstring)."""
+        if seconds <= MAX_RETRY_AFTER:
+            self._paused_until = max(self._paused_until, now + seconds)
 
     def record_tokens(self, tokens: int) -> None:
         """Count a finished call's tokens against ``tokens_per_minute``."""

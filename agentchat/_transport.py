@@ -24,7 +24,13 @@ import aiohttp
 from yarl import URL
 
 from . import _json
-from ._backoff import MAX_RETRY_AFTER, backoff_delay, is_retryable_status
+from ._backoff import (
+    MAX_RETRY_AFTER,
+    RetryDelay,
+    backoff_delay,
+    delay_after_429,
+    is_retryable_status,
+)
 from ._errors import (
     AgentChatError,
     APIConnectionError,
@@ -64,7 +70,7 @@ class Pacing(Protocol):
 
     async def before_send(self) -> None: ...
 
-    def on_response(self, info: ResponseInfo) -> None: ...
+    def on_response(self, info: ResponseInfo, delay: RetryDelay | None = None) -> None: ...
 
 
 #: The pacing of the calls made in the current context (set by the fan-out for its workers).
@@ -92,13 +98,21 @@ async def _close_at_loop_shutdown(
             await owner._loop_shutting_down()
 
 
+#: How the transport sleeps between attempts (a seam for tests that record the delays).
+_sleep = asyncio.sleep
+
+
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying; ``error`` is what to raise if
-    no retry is left."""
+    no retry is left. ``delay`` is the wait the server's headers call for (``None``: back
+    off); ``stale`` means the request found its pooled connection closed by the server."""
 
-    def __init__(self, error: APIError, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: APIError, delay: RetryDelay | None = None, *, stale: bool = False
+    ) -> None:
         self.error = error
-        self.retry_after = retry_after
+        self.delay = delay
+        self.stale = stale
 
 
 class Transport:
@@ -277,6 +291,7 @@ class Transport:
         client_timeout = self._aiohttp_timeout(timeout)
         pacing = current_pacing.get()
         attempt = 0
+        resent = False
         while True:
             attempt += 1
             if pacing is not None:
@@ -295,6 +310,21 @@ class Transport:
                     pacing,
                 )
             except _Retry as retry:
+                if retry.stale and not resent:
+                    # The server closed the pooled connection as the request went out on it
+                    # (an idle keep-alive timeout): not a failure of the call. Sent again at
+                    # once on a new connection, as the same attempt; once per call, so a
+                    # server that hangs up on every request still fails after the retries.
+                    resent = True
+                    attempt -= 1
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "POST %s: connection closed by the server as the request was sent "
+                            "(%s); sending it again on a new connection",
+                            url.path,
+                            retry.error.message,
+                        )
+                    continue
                 retry.error.attempts = attempt
                 if attempt > max_retries:
                     raise retry.error from retry.__cause__
@@ -343,10 +373,13 @@ class Transport:
                 raise error from exc  # not retried: another try only adds to the pool's load
             raise _Retry(_timeout_error(url, "connecting", timeout)) from exc
         except aiohttp.ClientError as exc:
-            raise _Retry(connection_error(exc, url, "connecting")) from exc
+            stale = _closed_by_server(exc)
+            raise _Retry(connection_error(exc, url, "connecting"), stale=stale) from exc
         info = _info(response, url, started, attempt)
+        # A 429's wait is computed once, here: the retry sleeps it and the pacing pauses for it.
+        delay = delay_after_429(info.rate_limit, attempt) if response.status == 429 else None
         if pacing is not None:
-            pacing.on_response(info)
+            pacing.on_response(info, delay)
         if response.status >= 300:
             try:
                 failure = await _status_error(response, info)
@@ -354,7 +387,11 @@ class Transport:
                 response.release()
             _log_response(info)
             if is_retryable_status(info.status):
-                raise _Retry(failure, parse_retry_after(info.headers))
+                if delay is None:
+                    retry_after = parse_retry_after(info.headers)
+                    if retry_after is not None:
+                        delay = RetryDelay(retry_after, "retry-after")
+                raise _Retry(failure, delay)
             raise failure
         if stream:
             # From here the stream bounds each read itself (``read`` and ``stream_idle``).
@@ -382,18 +419,20 @@ class Transport:
     async def _sleep_before_retry(
         self, retry: _Retry, attempt: int, url: URL, deadline: float | None
     ) -> None:
-        """Wait as the server asks (``Retry-After``), else back off; raise the error at once
-        when the wait is longer than agentchat sleeps for or would pass the deadline."""
+        """Wait as the server's headers ask (for a 429, :func:`delay_after_429`), else back
+        off; raise the error at once when the wait is longer than agentchat sleeps for or
+        would pass the deadline."""
         error = retry.error
-        delay = retry.retry_after
-        if delay is None:
+        if retry.delay is None:
             delay = backoff_delay(attempt)
-        elif delay > MAX_RETRY_AFTER:
-            error.message += (
-                f"; not retried: the server asked to wait {delay:g} s, more than the "
-                f"{MAX_RETRY_AFTER:g} s agentchat sleeps for"
-            )
-            raise error from retry.__cause__
+        else:
+            delay = retry.delay.seconds
+            if delay > MAX_RETRY_AFTER:
+                error.message += (
+                    f"; not retried: {retry.delay.describe()}, more than the "
+                    f"{MAX_RETRY_AFTER:g} s agentchat sleeps for"
+                )
+                raise error from retry.__cause__
         if deadline is not None and time.monotonic() + delay > deadline:
             error.message += (
                 f"; not retried: waiting {delay:.2f} s would pass the call's total timeout"
@@ -407,7 +446,7 @@ class Transport:
                 error.message,
                 delay,
             )
-        await asyncio.sleep(delay)
+        await _sleep(delay)
 
 
 def _info(response: aiohttp.ClientResponse, url: URL, started: float, attempt: int) -> ResponseInfo:
@@ -486,6 +525,32 @@ def connection_error(exc: BaseException, url: URL, phase: str) -> APIConnectionE
     if _out_of_file_descriptors(exc):
         message += _file_limit_hint()
     return APIConnectionError(message)
+
+
+#: What a write to a socket the server has closed fails with.
+_CLOSED_BY_PEER = frozenset(
+    code
+    for code in (
+        errno.ECONNRESET,
+        errno.EPIPE,
+        getattr(errno, "WSAECONNRESET", None),
+        getattr(errno, "WSAECONNABORTED", None),
+    )
+    if code is not None
+)
+
+
+def _closed_by_server(exc: aiohttp.ClientError) -> bool:
+    """Whether a failure before any response byte is the server having closed the connection
+    (as it does an idle keep-alive one), not a failure to connect."""
+    # ConnectionResetError: aiohttp's ClientConnectionResetError, writing to a closing socket.
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
+        return True
+    return (
+        isinstance(exc, aiohttp.ClientOSError)
+        and not isinstance(exc, aiohttp.ClientConnectorError)
+        and exc.errno in _CLOSED_BY_PEER
+    )
 
 
 #: "Too many open files": EMFILE, and Winsock's own code for it on Windows.

@@ -20,9 +20,15 @@ USER: list[MessageParam] = [{"role": "user", "content": "Hello there"}]
 
 @pytest.fixture(autouse=True)
 def _no_agent_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see the developer's real agent settings."""
-    monkeypatch.delenv("AGENT_ACCESS_KEY", raising=False)
-    monkeypatch.delenv("AGENT_ENDPOINT", raising=False)
+    """Tests never see the developer's real agent, serverless or OpenAI settings."""
+    for name in (
+        "AGENT_ACCESS_KEY",
+        "AGENT_ENDPOINT",
+        "MODEL_ACCESS_KEY",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -248,7 +248,7 @@ async def test_error_codes_are_stable_names_not_class_names(
     source.write_text(line("local", "1", temperature=9) + line("slow", "2") + line("reset", "3"))
     target = tmp_path / "out.jsonl"
     server.respond(200, json={}, delay=2)
-    server.respond(200, json={}, fault="reset")
+    server.respond(200, json={}, fault="reset", times=2)  # the first is re-sent, uncounted
     async with server.client(max_retries=0, timeout=0.3) as client:
         report = await run_batch(client, source, target, max_concurrency=1)
     assert report.failed == 3

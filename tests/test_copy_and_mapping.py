@@ -35,6 +35,7 @@ from agentchat import (
     Model,
     NamedToolChoice,
     RateLimit,
+    RateLimitBucket,
     ResponseInfo,
     StreamOptions,
     Timeout,
@@ -54,7 +55,7 @@ MODEL_CLASSES: list[type[Model]] = sorted(
     ),
     key=lambda cls: cls.__name__,
 )
-OTHER_CLASSES: list[type] = [ResponseInfo, RateLimit, Timeout]
+OTHER_CLASSES: list[type] = [ResponseInfo, RateLimit, RateLimitBucket, Timeout]
 PUBLIC_CLASSES: list[type] = [*MODEL_CLASSES, *OTHER_CLASSES]
 
 
@@ -164,8 +165,17 @@ def _made(cls: Any, name: str = "x") -> Any:
         return cls(**values, extra={"x_new": [1, {"nested": None}]})
     if cls is ResponseInfo:
         return ResponseInfo(status=200, headers={"x-request-id": "r1"}, url="https://a.b/")
+    if cls is RateLimitBucket:
+        return RateLimitBucket("tokens-per-minute", limit=1000, remaining=0, reset_at=1.7e9)
     if cls is RateLimit:
-        return RateLimit(limit=10, remaining=9, reset_at=1_700_000_000.0, retry_after=1.5)
+        requests = RateLimitBucket("requests", limit=10, remaining=9, reset_at=None)
+        return RateLimit(
+            limit=10,
+            remaining=9,
+            reset_at=1_700_000_000.0,
+            retry_after=1.5,
+            buckets={"requests": requests, "tokens-per-minute": _made(RateLimitBucket)},
+        )
     if cls is Timeout:
         return Timeout(connect=1.0, read=2.0, stream_idle=3.0, total=4.0, pool=5.0)
     raise TypeError(f"no sample rule for {cls!r}")

@@ -89,7 +89,9 @@ async def test_the_attempt_number_is_sent_with_each_request(
 async def test_connection_reset_before_the_response_is_retried(
     server: FakeAgentServer, connect: Connect, fast_backoff: None
 ) -> None:
-    server.respond(fault="reset")
+    # The first reset is sent again at once, uncounted (it looks like a stale pooled
+    # connection); the second is a failed attempt, retried.
+    server.respond(fault="reset", times=2)
     async with connect(max_retries=1) as client:
         completion = await create(client)
         assert completion.response is not None and completion.response.attempts == 2
@@ -99,7 +101,7 @@ async def test_connection_reset_before_the_response_is_retried(
 async def test_connection_reset_without_retries_left_is_a_connection_error(
     server: FakeAgentServer, connect: Connect
 ) -> None:
-    server.respond(fault="reset")
+    server.respond(fault="reset", times=2)  # the first is re-sent once, uncounted
     async with connect(max_retries=0) as client:
         with pytest.raises(APIConnectionError, match="Connection error"):
             await create(client)
@@ -120,12 +122,13 @@ async def test_connection_closed_mid_body_is_retried(
 async def test_a_pooled_connection_found_dead_on_reuse_is_retried(
     server: FakeAgentServer, connect: Connect, fast_backoff: None
 ) -> None:
-    async with connect(max_retries=1) as client:
+    async with connect(max_retries=0) as client:
         await create(client)
         assert server.open_connections == 1  # pooled
         server.respond(fault="reset")  # the next request finds that connection dead
-        completion = await create(client)
-        assert completion.response is not None and completion.response.attempts == 2
+        completion = await create(client)  # sent again at once, not counted as a retry
+        assert completion.response is not None and completion.response.attempts == 1
+        assert len(server.requests) == 3
         assert checked_out(client) == 0
 
 

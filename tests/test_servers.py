@@ -35,12 +35,6 @@ from .conftest import USER
 AsyncStandardClient = AsyncInferenceClient | AsyncOpenAICompatibleClient
 
 
-@pytest.fixture(autouse=True)
-def _no_service_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MODEL_ACCESS_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def standard_client(server: FakeAgentServer, kind: str, **options: Any) -> AsyncStandardClient:
     if kind == "inference":
         return server.inference_client(**options)
