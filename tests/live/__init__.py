@@ -1,0 +1,1 @@
+"""Live tests against a real llama.cpp ``llama-server`` (``nox -s live``)."""
