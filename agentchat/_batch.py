@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, overload
 import anyio.to_thread
 import attrs
 
-from . import _json
+from . import _defaults, _json
 from ._config import AGENT, INFERENCE
 from ._errors import AgentChatError, APIError, APIStatusError, InvalidRequestError
 from ._fanout import Outcome, Progress, Request
@@ -66,7 +66,7 @@ __all__ = ["BatchInputError", "BatchReport", "BatchStoppedError", "run_batch"]
 _CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout", "max_retries"})
 
 #: How many first finished requests failing the same way (401, 403 or 404) stop a run.
-DEFAULT_STOP_ON_SETUP_ERRORS = 10
+DEFAULT_STOP_ON_SETUP_ERRORS = _defaults.STOP_ON_SETUP_ERRORS
 #: The statuses that say the key or the endpoint is wrong, not one request.
 SETUP_STATUSES = frozenset({401, 403, 404})
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from yarl import URL
 
+from . import _defaults
 from ._backoff import check_max_retries
 from ._config import (
     AGENT,
@@ -53,11 +54,8 @@ __all__ = [
     "AsyncOpenAICompatibleClient",
 ]
 
-DEFAULT_MAX_RETRIES = 2
-#: The size of a client's connection pool: how many requests (an open stream holds one
-#: connection for its whole length) can be in flight at once. As in the openai and
-#: anthropic SDKs (httpx), it is large enough that one client can carry a busy web service.
-DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_MAX_RETRIES = _defaults.MAX_RETRIES
+DEFAULT_MAX_CONNECTIONS = _defaults.MAX_CONNECTIONS
 USER_AGENT = (
     f"agentchat/{__version__} Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )

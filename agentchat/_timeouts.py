@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from . import _defaults
 from ._config import config_error
 from ._errors import InvalidRequestError
 
@@ -57,11 +58,13 @@ def _check_seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
 class Timeout:
     """Per-phase timeouts in seconds; see the module docstring for what each bounds."""
 
-    connect: float | None = attrs.field(default=10.0, validator=_check_seconds)
-    read: float | None = attrs.field(default=600.0, validator=_check_seconds)
-    stream_idle: float | None = attrs.field(default=600.0, validator=_check_seconds)
+    connect: float | None = attrs.field(default=_defaults.CONNECT_TIMEOUT, validator=_check_seconds)
+    read: float | None = attrs.field(default=_defaults.READ_TIMEOUT, validator=_check_seconds)
+    stream_idle: float | None = attrs.field(
+        default=_defaults.STREAM_IDLE_TIMEOUT, validator=_check_seconds
+    )
     total: float | None = attrs.field(default=None, validator=_check_seconds)
-    pool: float | None = attrs.field(default=60.0, validator=_check_seconds)
+    pool: float | None = attrs.field(default=_defaults.POOL_TIMEOUT, validator=_check_seconds)
 
     @classmethod
     def of(cls, seconds: float | None) -> Timeout:
