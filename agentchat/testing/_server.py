@@ -8,6 +8,11 @@ and every request it receives is recorded.
 It serves the same on ``POST /v1/chat/completions`` (no ``agent`` query): the path of
 DigitalOcean serverless inference and, under the base URL ``{url}/v1``, of any
 OpenAI-compatible server.
+
+The scripting helpers (``reply``, ``reply_tool_calls``, ``error``, ``rate_limited``, ``fault``,
+``delay``) queue :class:`ScriptedReply` and :class:`ScriptedError` answers: the reply is built
+by the same :meth:`FakeAgentServer.completion` and :meth:`FakeAgentServer.chunks` as the
+default answer, as JSON or as a stream, whichever the request asked for.
 """
 
 from __future__ import annotations
@@ -31,12 +36,35 @@ from aiohttp import web
 
 from .._client import AsyncAgentClient, AsyncInferenceClient, AsyncOpenAICompatibleClient
 
-__all__ = ["FakeAgentServer", "RecordedRequest", "ScriptedResponse", "ScriptedStream"]
+__all__ = [
+    "FakeAgentServer",
+    "RecordedRequest",
+    "ScriptedError",
+    "ScriptedReply",
+    "ScriptedResponse",
+    "ScriptedStream",
+    "ScriptedToolCall",
+]
 
 COMPLETIONS_PATH = "/api/v1/chat/completions"
 #: Serverless inference's path, and an OpenAI-compatible server's under the base URL ``/v1``.
 STANDARD_PATH = "/v1/chat/completions"
 CREATED = 1_700_000_000
+#: The error ``id`` a scripted error gets for its status when none is given, as DigitalOcean
+#: names them.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    422: "unprocessable_entity",
+    429: "too_many_requests",
+    500: "server_error",
+    502: "bad_gateway",
+    503: "unavailable",
+    504: "gateway_timeout",
+}
 
 
 @attrs.frozen
@@ -54,6 +82,37 @@ class RecordedRequest:
     def json(self) -> Any:
         """The body decoded as JSON."""
         return json.loads(self.body)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The ``messages`` the request sent (empty when the body has none)."""
+        payload = _loads_or_empty(self.body)
+        messages = payload.get("messages") if isinstance(payload, dict) else None
+        return list(messages) if isinstance(messages, list) else []
+
+    @property
+    def last_user_content(self) -> Any:
+        """The ``content`` of the last user message sent: the text the agent is asked to
+        answer (``None`` when there is no user message)."""
+        return _last_user_content(self.messages)
+
+    @property
+    def model(self) -> str | None:
+        """The ``model`` the request named."""
+        payload = _loads_or_empty(self.body)
+        return payload.get("model") if isinstance(payload, dict) else None
+
+    @property
+    def stream(self) -> bool:
+        """Whether the request asked for a stream (``"stream": true``)."""
+        payload = _loads_or_empty(self.body)
+        return isinstance(payload, dict) and payload.get("stream") is True
+
+    @property
+    def token(self) -> str | None:
+        """The bearer key sent in ``Authorization`` (``None`` when there was none)."""
+        scheme, _, key = self.headers.get("Authorization", "").partition(" ")
+        return key if scheme.lower() == "bearer" else None
 
 
 @attrs.frozen
@@ -143,6 +202,94 @@ class ScriptedStream:
     content_type: str = "text/event-stream"
 
 
+@attrs.frozen
+class ScriptedToolCall:
+    """A tool call a :class:`ScriptedReply` makes: the function's ``name`` and its
+    ``arguments``, a dict (sent JSON-encoded, as the wire format has them) or a string sent
+    as is (to test arguments that are not valid JSON). ``id`` defaults to
+    ``call_<request>_<choice>_<position>``."""
+
+    name: str
+    arguments: Mapping[str, Any] | str = attrs.field(factory=dict)
+    id: str | None = None
+
+    def encoded_arguments(self) -> str:
+        """The arguments as the wire format carries them: a JSON string."""
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(dict(self.arguments))
+
+
+@attrs.frozen
+class ScriptedReply:
+    """An answer built like the default one, with scripted content: JSON for a plain request,
+    a stream of chunks for ``"stream": true``, whichever the request asks for.
+
+    ``content`` is the assistant's text (``None``: the default echo, or no text beside
+    ``tool_calls``); ``pieces``, when given, is that text streamed one delta per piece
+    (otherwise the text streams word by word, as the default answer does).
+    ``tool_calls`` are parallel calls (``finish_reason`` then defaults to ``"tool_calls"``).
+    ``delay`` waits before the headers; ``interval`` between streamed events.
+
+    ``fault`` breaks the exchange: ``"reset"`` drops the connection without answering;
+    ``"cut"`` drops it after ``after`` events of a stream (half of a JSON body); ``"stall"``
+    goes silent there instead, until the client goes away.
+    """
+
+    content: str | None = None
+    pieces: Sequence[str] | None = None
+    tool_calls: Sequence[ScriptedToolCall] = ()
+    finish_reason: str | None = None
+    delay: float = 0.0
+    interval: float = 0.0
+    fault: Literal["reset", "cut", "stall"] | None = None
+    after: int = 2
+
+    @property
+    def scripts_content(self) -> bool:
+        """Whether it says what the assistant answers (text or tool calls), rather than only
+        how the default answer is sent (a delay, a fault)."""
+        return self.pieces is not None or self.content is not None or bool(self.tool_calls)
+
+    def text(self, default: str) -> str | None:
+        """The assistant's text: the scripted one, else ``default`` when nothing else is
+        scripted (an echo), else none (a reply of tool calls only)."""
+        if self.pieces is not None:
+            return "".join(self.pieces)
+        if self.content is not None:
+            return self.content
+        return None if self.tool_calls else default
+
+
+@attrs.frozen
+class ScriptedError:
+    """An error answered in DigitalOcean's shape, ``{"id", "message", "request_id"}``, with
+    the server's usual headers. ``code`` (the ``id``) defaults to the status's usual name.
+    ``retry_after`` (seconds) adds ``Retry-After`` (whole seconds, rounded up) and
+    ``retry-after-ms``, and zeroes ``ratelimit-remaining``, as a rate limit's 429 does."""
+
+    status: int = 500
+    message: str = "Scripted error"
+    code: str | None = None
+    retry_after: float | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+    def send(self, headers: Mapping[str, str]) -> web.Response:
+        """The error response, ``headers`` being the server's usual ones for the request."""
+        extra = dict(headers)
+        if self.retry_after is not None:
+            extra["retry-after"] = str(math.ceil(self.retry_after))
+            extra["retry-after-ms"] = str(math.ceil(self.retry_after * 1000))
+            extra["ratelimit-remaining"] = "0"
+        extra.update(self.headers)
+        code = self.code or ERROR_CODES.get(self.status, "error")
+        return _do_error(self.status, code, self.message, extra)
+
+
+#: What the server can be scripted to answer with (``enqueue()`` takes any of them).
+Scripted = ScriptedResponse | ScriptedStream | ScriptedReply | ScriptedError
+
+
 class FakeAgentServer:
     """An agent endpoint on 127.0.0.1 with an ephemeral port.
 
@@ -199,7 +346,7 @@ class FakeAgentServer:
         self.keepalive_timeout = keepalive_timeout
         self._chaos: list[tuple[float, int, dict[str, str], random.Random]] = []
         self._port = port
-        self._script: deque[ScriptedResponse | ScriptedStream] = deque()
+        self._script: deque[Scripted] = deque()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.open_streams = 0
@@ -341,7 +488,7 @@ class FakeAgentServer:
         ``count`` is reached the gate stays open."""
         self._hold = (count, asyncio.Event(), timeout)
 
-    def enqueue(self, *responses: ScriptedResponse | ScriptedStream) -> None:
+    def enqueue(self, *responses: Scripted) -> None:
         """Answer the next requests with ``responses``, in order."""
         self._script.extend(responses)
 
@@ -364,6 +511,122 @@ class FakeAgentServer:
     def stream(self, **options: Any) -> None:
         """Answer the next request with a :class:`ScriptedStream` made of ``options``."""
         self._script.append(ScriptedStream(**options))
+
+    # -- scripting helpers: what tests script most -----------------------------------------
+
+    def reply(
+        self,
+        text: str | Sequence[str],
+        *,
+        finish_reason: str | None = None,
+        interval: float = 0.0,
+        delay: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests with ``text``, as JSON or as a stream, whichever
+        each asks for. A string streams word by word; a list of strings streams one delta
+        per piece (``interval`` seconds apart) and is their concatenation as JSON.
+        ``delay`` waits before the headers."""
+        if isinstance(text, str):
+            reply = ScriptedReply(content=text, finish_reason=finish_reason)
+        else:
+            reply = ScriptedReply(pieces=tuple(text), finish_reason=finish_reason)
+        self._queue(attrs.evolve(reply, interval=interval, delay=delay), times)
+
+    def reply_tool_calls(
+        self,
+        calls: Sequence[tuple[str, Mapping[str, Any] | str] | ScriptedToolCall],
+        *,
+        text: str | None = None,
+        finish_reason: str | None = None,
+        interval: float = 0.0,
+        delay: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests with these tool calls, made in parallel: each a
+        ``(name, arguments)`` pair or a :class:`ScriptedToolCall`. ``text`` is content sent
+        beside them (none by default); ``finish_reason`` defaults to ``"tool_calls"``."""
+        scripted = tuple(
+            call if isinstance(call, ScriptedToolCall) else ScriptedToolCall(*call)
+            for call in calls
+        )
+        if not scripted:
+            raise ValueError("reply_tool_calls() needs at least one call")
+        reply = ScriptedReply(
+            content=text,
+            tool_calls=scripted,
+            finish_reason=finish_reason,
+            interval=interval,
+            delay=delay,
+        )
+        self._queue(reply, times)
+
+    def reply_tool_call(
+        self, name: str, arguments: Mapping[str, Any] | str | None = None, *, times: int = 1
+    ) -> None:
+        """Answer the next ``times`` requests with one call of the function ``name``."""
+        self.reply_tool_calls([(name, {} if arguments is None else arguments)], times=times)
+
+    def error(
+        self,
+        status: int = 500,
+        message: str = "Scripted error",
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests with an error of ``status`` in DigitalOcean's
+        shape (``{"id": code, "message": message, "request_id": ...}``)."""
+        scripted = ScriptedError(status, message, code=code, headers=dict(headers or {}))
+        self._queue(scripted, times)
+
+    def rate_limited(self, retry_after: float = 0.05, *, times: int = 1) -> None:
+        """Answer the next ``times`` requests with a 429, as a rate limit does: ``Retry-After``
+        (whole seconds, rounded up), ``retry-after-ms`` (``retry_after`` exactly, which
+        agentchat's clients prefer) and ``ratelimit-remaining: 0``. The default is short so
+        that a client's retry does not slow the test down."""
+        scripted = ScriptedError(
+            429, "API rate limit exceeded.", code="too_many_requests", retry_after=retry_after
+        )
+        self._queue(scripted, times)
+
+    def fault(
+        self,
+        kind: Literal["reset", "cut", "stall"] = "reset",
+        *,
+        after: int = 2,
+        times: int = 1,
+    ) -> None:
+        """Break the next ``times`` exchanges: ``"reset"`` drops the connection without an
+        answer; ``"cut"`` sends ``after`` events of the (default) stream, or half of a JSON
+        body, then drops the connection; ``"stall"`` sends as much, then nothing until the
+        client goes away (to test timeouts)."""
+        self._queue(ScriptedReply(fault=kind, after=after), times)
+
+    def delay(self, seconds: float, *, times: int = 1) -> None:
+        """Send the next ``times`` answers (the default echo) only after ``seconds`` (less if
+        the client goes away first)."""
+        self._queue(ScriptedReply(delay=seconds), times)
+
+    def _queue(self, scripted: Scripted, times: int) -> None:
+        if times < 1:
+            raise ValueError(f"times must be 1 or more, not {times!r}")
+        self._script.extend([scripted] * times)
+
+    # -- what was received -----------------------------------------------------------------
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        """The last request received (``AssertionError`` if none was)."""
+        if not self.requests:
+            raise AssertionError("The fake agent has received no request")
+        return self.requests[-1]
+
+    @property
+    def call_count(self) -> int:
+        """How many completion requests the server has received."""
+        return len(self.requests)
 
     @property
     def pending(self) -> int:
@@ -419,6 +682,10 @@ class FakeAgentServer:
             scripted = self._script.popleft()
             if isinstance(scripted, ScriptedStream):
                 return await self._send_stream(request, scripted, _loads_or_empty(body), headers)
+            if isinstance(scripted, ScriptedReply):
+                return await self._send_reply(request, scripted, body, headers, number)
+            if isinstance(scripted, ScriptedError):
+                return scripted.send(headers)
             return await scripted.send(request)
         for rate, status, extra, chance in self._chaos:
             if chance.random() < rate:
@@ -442,6 +709,44 @@ class FakeAgentServer:
         if payload.get("stream") is True:
             return await self._send_stream(request, ScriptedStream(), payload, headers)
         return web.json_response(self.completion(payload, number), headers=headers)
+
+    async def _send_reply(
+        self,
+        request: web.Request,
+        reply: ScriptedReply,
+        body: bytes,
+        headers: dict[str, str],
+        number: int,
+    ) -> web.StreamResponse:
+        """Answer with the default answer's shape and the reply's content: chunks through
+        :meth:`_send_stream` for a stream request, else the completion as JSON."""
+        payload = _loads_or_empty(body)
+        if not isinstance(payload, dict):
+            payload = {}
+        if reply.delay and not await _pause(request, reply.delay):
+            return web.Response(status=499)  # the client went away while we waited
+        if reply.fault == "reset":
+            _drop(request)
+            return web.Response(status=499)
+        if payload.get("stream") is True:
+            stream = ScriptedStream(
+                events=self.chunks(payload, number, reply),
+                stop_after=reply.after if reply.fault else None,
+                done=reply.fault is None,
+                cut=reply.fault == "cut",
+                stall=reply.fault == "stall",
+                interval=reply.interval,
+            )
+            return await self._send_stream(request, stream, payload, headers)
+        completion = self.completion(payload, number, reply)
+        if reply.fault is None:
+            return web.json_response(completion, headers=headers)
+        broken = ScriptedResponse(
+            json=completion,
+            headers=headers,
+            fault="close_mid_body" if reply.fault == "cut" else "stall_mid_body",
+        )
+        return await broken.send(request)
 
     async def _send_stream(
         self,
@@ -513,23 +818,27 @@ class FakeAgentServer:
         await response.write_eof()
         return response
 
-    def chunks(self, payload: Mapping[str, Any], number: int = 1) -> list[dict[str, Any]]:
+    def chunks(
+        self, payload: Mapping[str, Any], number: int = 1, reply: ScriptedReply | None = None
+    ) -> list[dict[str, Any]]:
         """The chunk objects the server streams for ``payload``: the same answer as
-        :meth:`completion`, word by word, with the choices interleaved when ``n > 1``.
+        :meth:`completion`, word by word (or in the ``reply``'s pieces), with the choices
+        interleaved when ``n > 1``.
 
         The first delta of each choice is ``{"role": "assistant", "content": null}``; a named
         ``tool_choice`` streams the call's id and name, then its arguments in fragments;
         ``stream_options.include_usage`` adds a usage chunk (empty ``choices``), once per
         choice as soon as that choice finishes when ``n > 1``, as some servers do.
         """
-        completion = self.completion(payload, number)
+        completion = self.completion(payload, number, reply)
+        pieces = reply.pieces if reply is not None else None
         head = {
             "id": completion["id"],
             "object": "chat.completion.chunk",
             "created": completion["created"],
             "model": completion["model"],
         }
-        per_choice = [_choice_deltas(choice) for choice in completion["choices"]]
+        per_choice = [_choice_deltas(choice, pieces) for choice in completion["choices"]]
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         chunks: list[dict[str, Any]] = []
         longest = max(len(deltas) for deltas in per_choice)
@@ -568,24 +877,38 @@ class FakeAgentServer:
             headers["retry-after-ms"] = str(math.ceil(wait * 1000))
         return headers
 
-    def completion(self, payload: Mapping[str, Any], number: int = 1) -> dict[str, Any]:
-        """The deterministic answer to ``payload``: each choice echoes the last user message."""
-        messages = payload["messages"]
-        last_user = next(
-            (m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), ""
-        )
-        reply = f"Echo: {last_user}"
+    def completion(
+        self, payload: Mapping[str, Any], number: int = 1, reply: ScriptedReply | None = None
+    ) -> dict[str, Any]:
+        """The deterministic answer to ``payload``: each choice echoes the last user message,
+        or says what ``reply`` scripts (its text, its tool calls)."""
+        sent = payload.get("messages")
+        messages = [m for m in sent if isinstance(m, dict)] if isinstance(sent, list) else []
+        last_user = _last_user_content(messages) or ""
+        echo = f"Echo: {last_user}"
+        text = echo if reply is None else reply.text(echo)
         forced = payload.get("tool_choice")
+        n = payload.get("n")
         choices = []
-        for index in range(payload.get("n") or 1):
+        for index in range(n if isinstance(n, int) and n > 0 else 1):
             message: dict[str, Any] = {
                 "role": "assistant",
-                "content": reply,
+                "content": text,
                 "refusal": None,
                 "reasoning_content": None,
             }
             finish_reason = "stop"
-            if isinstance(forced, dict):
+            if reply is not None and reply.tool_calls:
+                message["tool_calls"] = [
+                    {
+                        "id": call.id or f"call_{number}_{index}_{position}",
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.encoded_arguments()},
+                    }
+                    for position, call in enumerate(reply.tool_calls)
+                ]
+                finish_reason = "tool_calls"
+            elif isinstance(forced, dict) and (reply is None or not reply.scripts_content):
                 name = forced["function"]["name"]
                 message["content"] = None
                 message["tool_calls"] = [
@@ -596,6 +919,8 @@ class FakeAgentServer:
                     }
                 ]
                 finish_reason = "tool_calls"
+            if reply is not None and reply.finish_reason is not None:
+                finish_reason = reply.finish_reason
             choices.append(
                 {
                     "index": index,
@@ -605,7 +930,7 @@ class FakeAgentServer:
                 }
             )
         prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
-        completion_tokens = len(reply.split()) * len(choices)
+        completion_tokens = len((text or "").split()) * len(choices)
         result: dict[str, Any] = {
             "id": f"chatcmpl-fake-{number}",
             "object": "chat.completion",
@@ -654,8 +979,19 @@ def _fastapi_error(
     return web.json_response({"detail": detail}, status=422, headers=headers)
 
 
-def _choice_deltas(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One choice of a completion as the sequence of stream deltas that add up to it."""
+def _last_user_content(messages: Sequence[Mapping[str, Any]]) -> Any:
+    """The ``content`` of the last user message, ``None`` when there is none."""
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            return message.get("content")
+    return None
+
+
+def _choice_deltas(
+    choice: Mapping[str, Any], pieces: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """One choice of a completion as the sequence of stream deltas that add up to it: the
+    text word by word, or in ``pieces`` when given."""
     index = choice["index"]
     message = choice["message"]
 
@@ -664,8 +1000,9 @@ def _choice_deltas(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
 
     steps = [step({"role": "assistant", "content": None})]
     if message.get("content"):
-        words = message["content"].split(" ")
-        pieces = [word + " " for word in words[:-1]] + [words[-1]]
+        if pieces is None:
+            words = message["content"].split(" ")
+            pieces = [word + " " for word in words[:-1]] + [words[-1]]
         steps += [step({"content": piece}) for piece in pieces if piece]
     for i, call in enumerate(message.get("tool_calls") or []):
         function = call["function"]
