@@ -304,9 +304,17 @@ def parse_error_body(body: object) -> tuple[str | None, str | None]:
 
     - DigitalOcean: ``{"id": "not_found", "message": "...", "request_id": "..."}``
     - OpenAI-style: ``{"error": {"message": "...", "type": "...", "code": "..."}}``
-      (some servers send ``{"error": "text"}``)
+      (some servers send ``{"error": "text"}``); llama.cpp's ``llama-server`` sends the HTTP
+      status as an integer ``code`` and no ``param``
+      (``{"error": {"code": 400, "message": "...", "type": "invalid_request_error"}}``),
+      and vLLM's older ``{"object": "error", "message": "...", "code": 400}`` is flat
+    - the inner object alone, as llama.cpp puts it in a streamed error event:
+      ``{"code": 500, "message": "...", "type": "server_error"}``
     - FastAPI 422: ``{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}``
       (or ``{"detail": "text"}``)
+
+    The code is always text: an integer ``code`` becomes its digits (``"400"``); without a
+    ``code``, the ``type`` stands in for it.
     """
     if not isinstance(body, Mapping):
         return None, None
@@ -323,7 +331,7 @@ def parse_error_body(body: object) -> tuple[str | None, str | None]:
     if isinstance(detail, str):
         return detail, None
     message = body.get("message")
-    code = body.get("id") or body.get("code")
+    code = body.get("id") or body.get("code") or body.get("type")
     return _text(message), _text(code)
 
 

@@ -12,6 +12,12 @@ It follows the WHATWG event-stream rules
   comment lines (``: ping``) and unknown fields are ignored (comments are counted);
 - a blank line dispatches the event; an event without data is not dispatched.
 
+One departure from the spec, for a real server: llama.cpp's ``llama-server`` (builds before
+its streamed errors became ``data: {"error": ...}``) writes an error in the middle of a
+stream as an ``error:`` field, ``error: {"code":500,"message":"...","type":"server_error"}``,
+and then ``data: [DONE]``. A spec-following decoder ignores that field, and the truncated
+answer would look complete; here ``error: X`` counts as ``event: error`` plus ``data: X``.
+
 A line that spans many reads is kept as a list of pieces and joined once when its end
 arrives, so events of any size decode in linear time.
 """
@@ -162,6 +168,9 @@ class SSEDecoder:
             self._last_id = value.decode("utf-8", "replace")
         elif name == b"retry" and value.isdigit():
             self._retry = int(value)
+        elif name == b"error":  # llama.cpp's "error: {...}" (see the module docstring)
+            self._event = "error"
+            self._data.append(value)
         # Any other field is ignored, as the spec says.
 
     def _dispatch(self) -> ServerSentEvent:

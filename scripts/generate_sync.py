@@ -150,10 +150,12 @@ class Source:
             parent = self.all_classes.get(base.id) if isinstance(base, ast.Name) else None
             if parent is None:
                 continue
-            for item in self.flatten(parent).body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    if item.name not in own:
-                        inherited.append(item)
+            inherited += [
+                item
+                for item in self.flatten(parent).body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and item.name not in own
+            ]
         if not inherited:
             return node
         flat = copy.copy(node)

@@ -828,7 +828,8 @@ class FakeAgentServer:
         The first delta of each choice is ``{"role": "assistant", "content": null}``; a named
         ``tool_choice`` streams the call's id and name, then its arguments in fragments;
         ``stream_options.include_usage`` adds a usage chunk (empty ``choices``), once per
-        choice as soon as that choice finishes when ``n > 1``, as some servers do.
+        choice as soon as that choice finishes when ``n > 1``, counting that choice's tokens
+        only, as llama.cpp does.
         """
         completion = self.completion(payload, number, reply)
         pieces = reply.pieces if reply is not None else None
@@ -841,13 +842,22 @@ class FakeAgentServer:
         per_choice = [_choice_deltas(choice, pieces) for choice in completion["choices"]]
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         chunks: list[dict[str, Any]] = []
+        # With n > 1, llama.cpp sends each choice's own usage: the prompt and that choice's
+        # completion tokens (each choice is a task of its own), which a client adds up.
+        usage = completion["usage"]
+        own = usage["completion_tokens"] // len(per_choice)
+        own_usage = {
+            "prompt_tokens": usage["prompt_tokens"],
+            "completion_tokens": own,
+            "total_tokens": usage["prompt_tokens"] + own,
+        }
         longest = max(len(deltas) for deltas in per_choice)
         for step in range(longest):
             for deltas in per_choice:
                 if step < len(deltas):
                     chunks.append({**head, "choices": [deltas[step]]})
                     if step == len(deltas) - 1 and include_usage and len(per_choice) > 1:
-                        chunks.append({**head, "choices": [], "usage": completion["usage"]})
+                        chunks.append({**head, "choices": [], "usage": own_usage})
         extras: dict[str, Any] = {
             k: completion[k] for k in ("retrieval", "functions", "guardrails") if k in completion
         }
