@@ -30,6 +30,7 @@ __all__ = [
     "async_client",
     "at_least",
     "configure_logging",
+    "kind",
     "report",
     "seconds",
     "sync_client",
@@ -178,10 +179,11 @@ def target(args: argparse.Namespace) -> Iterator[Target]:
         with FakeAgentServer(model="demo-agent", stream_delay=0.03).in_thread() as server:
             yield Target("agent", server.url, server.token, options)
         return
-    if args.base_url is not None or (not args.serverless and _compatible_from_env(args)):
+    chosen = kind(args)
+    if chosen == "compatible":
         base_url: str | None = args.base_url or os.environ.get(OPENAI_BASE_URL)
         yield Target("compatible", base_url, _key(args, OPENAI_KEY, required=False), options)
-    elif args.serverless:
+    elif chosen == "inference":
         yield Target("inference", args.endpoint, _key(args, MODEL_KEY), options)
     else:
         endpoint = args.endpoint or os.environ.get(AGENT_ENDPOINT)
@@ -192,6 +194,16 @@ def target(args: argparse.Namespace) -> Iterator[Target]:
                 "server)."
             )
         yield Target("agent", endpoint, _key(args, AGENT_KEY), options)
+
+
+def kind(args: argparse.Namespace) -> Kind:
+    """The kind of server the flags and the environment choose (``--demo`` is an agent);
+    known before any key is asked for, so usage errors can come first."""
+    if args.demo:
+        return "agent"
+    if args.base_url is not None or (not args.serverless and _compatible_from_env(args)):
+        return "compatible"
+    return "inference" if args.serverless else "agent"
 
 
 def _compatible_from_env(args: argparse.Namespace) -> bool:

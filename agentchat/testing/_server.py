@@ -668,7 +668,11 @@ class FakeAgentServer:
         )
         self.requests.append(recorded)
         number = next(self._ids)
-        response = await self._answer(request, body, number)
+        try:
+            response = await self._answer(request, body, number)
+        except ConnectionResetError:  # the client left while the answer was being written
+            self.answered.append((recorded, 0))
+            raise
         transport = request.transport
         dropped = transport is None or transport.is_closing()
         self.answered.append((recorded, 0 if dropped else response.status))
