@@ -361,6 +361,24 @@ def test_an_api_error_is_one_line_and_exit_1(server: FakeAgentServer, tmp_path: 
     assert done.stdout == ""
 
 
+def test_verbose_shows_the_request_log_with_each_retry(
+    server: FakeAgentServer, tmp_path: Path
+) -> None:
+    server.respond(503, json={"id": "unavailable", "message": "busy"}, headers={"retry-after": "0"})
+    quiet = chat("--max-retries", "1", QUESTION, env=agent_env(server, tmp_path))
+    assert quiet.returncode == 0 and "POST" not in quiet.stderr
+    server.respond(503, json={"id": "unavailable", "message": "busy"}, headers={"retry-after": "0"})
+    done = chat("-v", "--max-retries", "1", QUESTION, env=agent_env(server, tmp_path))
+    assert done.returncode == 0
+    log = [line for line in done.stderr.splitlines() if line.startswith("agentchat: POST")]
+    # The failed attempt, the retry and its wait, then the answer, each one line.
+    assert log[0].startswith("agentchat: POST /api/v1/chat/completions -> 503")
+    assert any("failed (attempt 1" in line and "retrying in" in line for line in log)
+    assert log[-1].startswith("agentchat: POST /api/v1/chat/completions -> 200")
+    assert "(attempt 2," in log[-1]
+    assert server.token not in done.stderr
+
+
 def test_a_refused_key_says_which_to_check(server: FakeAgentServer, tmp_path: Path) -> None:
     env = environment(tmp_path, AGENT_ENDPOINT=server.url, AGENT_ACCESS_KEY="wrong")
     done = chat(QUESTION, env=env)
