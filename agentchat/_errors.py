@@ -7,6 +7,11 @@ Everything agentchat raises derives from :class:`AgentChatError`::
     ├── InvalidRequestError         a parameter rejected before anything is sent     ValueError
     ├── StreamClosedError           a stream read after its user closed it (break, aclose(), ...)
     │   └── StreamConsumedError     a stream read again after it was read to its end
+    ├── ToolDefinitionError         a function that cannot be a tool (its hints)     TypeError
+    ├── ToolArgumentsError          a tool call's arguments do not fit the schema    ValueError
+    ├── UnknownToolError            the model called a tool that was not given       LookupError
+    ├── ToolError                   a tool failed, with run_tools(on_tool_error="raise")
+    ├── ToolRoundLimitError         run_tools() reached max_rounds, still asked for tools
     └── APIError                    the call was made and failed
         ├── APIConnectionError      no usable response: refused, reset, DNS, TLS, ...
         │   ├── APITimeoutError     a timeout fired                                  TimeoutError
