@@ -21,6 +21,9 @@
   requests- and tokens-per-minute) is :class:`~agentchat._pacing.Pacer`'s.
 - Streamed requests (``stream=True``) are accumulated into completions, with their chunks
   kept on the outcome when ``keep_chunks=True``.
+- An input whose ``tools`` hold functions (:class:`~agentchat.FunctionTool` objects or plain
+  functions) is a whole tool run (``run_tools()``'s keywords): every round of it is paced
+  like any other request, and its outcome carries the :class:`~agentchat.ToolRunResult`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from ._transport import current_pacing
 
 if TYPE_CHECKING:
     from ._resources._completions import _AsyncCompletionsBase
+    from ._tools._runner import ToolRunResult
 
 __all__ = ["AsyncFanOut", "Outcome", "Progress", "Request", "RequestsInput"]
 
@@ -70,6 +74,8 @@ class Outcome:
 
     ``index`` is the input's position, ``id`` its :class:`Request` id (``None`` for a plain
     dict). ``chunks`` holds a streamed request's chunks when ``keep_chunks=True``.
+    ``tool_run`` is the :class:`~agentchat.ToolRunResult` of an input whose ``tools`` hold
+    functions to run (its ``completion`` is then the run's final answer).
     """
 
     index: int
@@ -77,6 +83,7 @@ class Outcome:
     completion: ChatCompletion | None = None
     error: Exception | None = None
     chunks: tuple[ChatCompletionChunk, ...] | None = None
+    tool_run: ToolRunResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -334,6 +341,7 @@ class AsyncFanOut:
 
     async def _execute(self, index: int, request: Request) -> Outcome:
         params = request.params
+        tool_run: ToolRunResult | None = None
         try:
             if "__invalid__" in params:
                 raise InvalidRequestError(
@@ -341,7 +349,15 @@ class AsyncFanOut:
                     params["__invalid__"],
                     "a dict of create() arguments or an agentchat Request is required",
                 )
-            result = await self._completions.create(**params)
+            tools = params.get("tools")
+            if isinstance(tools, (list, tuple)) and any(callable(tool) for tool in tools):
+                # Functions to run (FunctionTool objects are callable): a tool run.
+                from ._tools._runner import complete_tool_run  # loaded only when used
+
+                tool_run = await complete_tool_run(self._completions, params)
+                result: ChatCompletion | AsyncStream = tool_run.completion
+            else:
+                result = await self._completions.create(**params)
             chunks: tuple[ChatCompletionChunk, ...] | None = None
             if isinstance(result, AsyncStream):
                 async with result:
@@ -352,10 +368,13 @@ class AsyncFanOut:
                 completion = result
         except Exception as error:  # every failure becomes this input's outcome
             return Outcome(index=index, id=request.id, error=error)
-        if completion.usage is not None and completion.usage.total_tokens:
-            self._tokens += completion.usage.total_tokens
-            self.pacer.record_tokens(completion.usage.total_tokens)
-        return Outcome(index=index, id=request.id, completion=completion, chunks=chunks)
+        usage = tool_run.usage if tool_run is not None else completion.usage
+        if usage is not None and usage.total_tokens:
+            self._tokens += usage.total_tokens
+            self.pacer.record_tokens(usage.total_tokens)
+        return Outcome(
+            index=index, id=request.id, completion=completion, chunks=chunks, tool_run=tool_run
+        )
 
     async def _deliver(self, outcome: Outcome) -> None:
         if outcome.error is None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from agentchat import AgentClient, AsyncAgentClient, ChatCompletion, ChatCompletionChunk, Stream
 from agentchat._response import ResponseInfo
+from agentchat._sync._client import ToolRun
 from agentchat._transport import Transport
 
 _DONE = object()
@@ -82,6 +83,41 @@ async def _iterate(items: Iterator[Any]) -> AsyncIterator[Any]:
             await asyncio.to_thread(close)
 
 
+class SyncToolRunBehindAsync:
+    """A sync :class:`ToolRun` with the :class:`AsyncToolRun` API."""
+
+    def __init__(self, run: ToolRun) -> None:
+        self.sync = run
+
+    async def __aenter__(self) -> SyncToolRunBehindAsync:
+        await asyncio.to_thread(self.sync.__enter__)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.sync.__exit__, exc_type, exc, tb)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return _iterate(iter(self.sync))
+
+    async def next_batch(self) -> list[Any]:
+        return await asyncio.to_thread(self.sync.next_batch)
+
+    async def get_result(self) -> Any:
+        return await asyncio.to_thread(self.sync.get_result)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.sync.close)
+
+    @property
+    def closed(self) -> bool:
+        return self.sync.closed
+
+
 class _Completions:
     def __init__(self, client: AgentClient) -> None:
         self._client = client
@@ -92,6 +128,17 @@ class _Completions:
         if isinstance(result, Stream):
             return SyncStreamBehindAsync(result)
         return result
+
+    async def run_tools(self, **kwargs: Any) -> Any:
+        run_tools: Callable[..., Any] = self._client.agent.chat.completions.run_tools
+        result = await asyncio.to_thread(run_tools, **kwargs)
+        if isinstance(result, ToolRun):
+            return SyncToolRunBehindAsync(result)
+        return result
+
+    async def create_all(self, requests: Any, **kwargs: Any) -> Any:
+        create_all: Callable[..., Any] = self._client.agent.chat.completions.create_all
+        return await asyncio.to_thread(create_all, requests, **kwargs)
 
 
 class _Namespace:

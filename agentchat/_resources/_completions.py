@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from .._client import _AsyncClient
     from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
+    from .._tools._runner import AsyncToolRun, ErrorText, ToolLike, ToolRunResult
 
 __all__ = [
     "CREATE_KEYWORDS",
@@ -185,6 +186,108 @@ class _AsyncCompletionsBase:
             on_progress=on_progress,
         ) as results:
             return [outcome async for outcome in results]
+
+    @overload
+    async def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: Literal[False] = False,
+        **params: Any,
+    ) -> ToolRunResult: ...
+
+    @overload
+    async def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: Literal[True],
+        **params: Any,
+    ) -> AsyncToolRun: ...
+
+    @overload
+    async def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: bool = False,
+        **params: Any,
+    ) -> ToolRunResult | AsyncToolRun: ...
+
+    async def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: bool = False,
+        **params: Any,
+    ) -> ToolRunResult | AsyncToolRun:
+        """Run a tool-using exchange to its end in one call: send the tools' definitions, run
+        the functions the model asks for, send their results back, and ask again until an
+        answer has no tool calls::
+
+            result = await client.chat.completions.run_tools(
+                model="m", messages=[{"role": "user", "content": "Weather in Paris?"}],
+                tools=[get_weather],
+            )
+            print(result.text)
+
+        ``tools`` are :class:`~agentchat.FunctionTool` objects or plain functions (wrapped
+        with :func:`~agentchat.function_tool`). The calls of one answer run concurrently, at
+        most ``max_parallel`` at a time; coroutine functions on the event loop, plain ones in
+        a worker thread. Arguments that are not valid JSON or do not fit, a tool the model
+        was not given, or an exception in the function become an error text the model sees
+        (``error_text``: a format string with ``{name}``, ``{error}``, ``{error_type}``, or a
+        function ``(name, error) -> str``); ``on_tool_error="raise"`` raises a
+        :class:`~agentchat.ToolError` instead. After ``max_rounds`` requests that all asked
+        for tools, :class:`~agentchat.ToolRoundLimitError` is raised with the conversation.
+        Other keywords (``temperature``, ``tool_choice``, ``extra_headers``, ...) go to
+        every request as ``create()`` takes them.
+
+        Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
+        conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
+        per request, and the summed ``usage``. With ``stream=True`` every request is
+        streamed, and the result is an :class:`~agentchat.AsyncToolRun` of events (text as it
+        arrives, tool calls, their results, round ends; use it with ``async with``), whose
+        ``get_result()`` gives the same result at the end.
+        """
+        from .._tools._runner import start_tool_run  # the tool machinery loads only when used
+
+        return await start_tool_run(
+            self,
+            messages=messages,
+            tools=tools,
+            model=model,
+            max_rounds=max_rounds,
+            max_parallel=max_parallel,
+            on_tool_error=on_tool_error,
+            error_text=error_text,
+            stream=stream,
+            params=params,
+        )
 
 
 class AsyncCompletions(_AsyncCompletionsBase):

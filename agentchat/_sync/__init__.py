@@ -11,6 +11,7 @@ from ._client import (
     StandardChat,
     StandardCompletions,
     Stream,
+    ToolRun,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "StandardChat",
     "StandardCompletions",
     "Stream",
+    "ToolRun",
 ]

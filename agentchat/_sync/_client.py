@@ -41,12 +41,14 @@ from .._resources._completions import AsyncCompletions, AsyncStandardCompletions
 from .._response import ResponseInfo
 from .._streaming import AsyncStream
 from .._timeouts import DEFAULT_TIMEOUT, Timeout
+from .._tools._runner import AsyncToolRun
 from .._transport import logger
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
     from .._fanout import RequestsInput
+    from .._tools._runner import ErrorText, ToolLike, ToolRunEvent, ToolRunResult
 
 __all__ = [
     "Agent",
@@ -59,6 +61,7 @@ __all__ = [
     "StandardChat",
     "StandardCompletions",
     "Stream",
+    "ToolRun",
 ]
 
 
@@ -420,6 +423,110 @@ class Completions:
         )
 
     @overload
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: Literal[False] = False,
+        **params: Any,
+    ) -> ToolRunResult: ...
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: Literal[True],
+        **params: Any,
+    ) -> ToolRun: ...
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: bool = False,
+        **params: Any,
+    ) -> ToolRunResult | ToolRun: ...
+
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: bool = False,
+        **params: Any,
+    ) -> ToolRunResult | ToolRun:
+        """Run a tool-using exchange to its end in one call: send the tools' definitions, run
+        the functions the model asks for, send their results back, and ask again until an
+        answer has no tool calls::
+
+            result = client.chat.completions.run_tools(
+                model="m", messages=[{"role": "user", "content": "Weather in Paris?"}],
+                tools=[get_weather],
+            )
+            print(result.text)
+
+        ``tools`` are :class:`~agentchat.FunctionTool` objects or plain functions (wrapped
+        with :func:`~agentchat.function_tool`). The calls of one answer run concurrently, at
+        most ``max_parallel`` at a time; coroutine functions on the event loop, plain ones in
+        a worker thread. Arguments that are not valid JSON or do not fit, a tool the model
+        was not given, or an exception in the function become an error text the model sees
+        (``error_text``: a format string with ``{name}``, ``{error}``, ``{error_type}``, or a
+        function ``(name, error) -> str``); ``on_tool_error="raise"`` raises a
+        :class:`~agentchat.ToolError` instead. After ``max_rounds`` requests that all asked
+        for tools, :class:`~agentchat.ToolRoundLimitError` is raised with the conversation.
+        Other keywords (``temperature``, ``tool_choice``, ``extra_headers``, ...) go to
+        every request as ``create()`` takes them.
+
+        Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
+        conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
+        per request, and the summed ``usage``. With ``stream=True`` every request is
+        streamed, and the result is an :class:`~agentchat.ToolRun` of events (text as it
+        arrives, tool calls, their results, round ends; use it with ``with``), whose
+        ``get_result()`` gives the same result at the end.
+        """
+        result = self._portal.call(
+            lambda: self._async.run_tools(
+                messages=messages,
+                tools=tools,
+                model=model,
+                max_rounds=max_rounds,
+                max_parallel=max_parallel,
+                on_tool_error=on_tool_error,
+                error_text=error_text,
+                stream=stream,
+                **params,
+            )
+        )
+        if isinstance(result, AsyncToolRun):
+            return ToolRun(result, self._portal)
+        return result
+
+    @overload
     def create(
         self, *, stream: Literal[False] | None = None, **params: Unpack[CompletionCreateParams]
     ) -> ChatCompletion: ...
@@ -699,6 +806,110 @@ class StandardCompletions:
         )
 
     @overload
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: Literal[False] = False,
+        **params: Any,
+    ) -> ToolRunResult: ...
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: Literal[True],
+        **params: Any,
+    ) -> ToolRun: ...
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: bool = False,
+        **params: Any,
+    ) -> ToolRunResult | ToolRun: ...
+
+    def run_tools(
+        self,
+        *,
+        messages: Iterable[MessageParam],
+        tools: Iterable[ToolLike],
+        model: str,
+        max_rounds: int = 8,
+        max_parallel: int = 8,
+        on_tool_error: Literal["report", "raise"] = "report",
+        error_text: ErrorText | None = None,
+        stream: bool = False,
+        **params: Any,
+    ) -> ToolRunResult | ToolRun:
+        """Run a tool-using exchange to its end in one call: send the tools' definitions, run
+        the functions the model asks for, send their results back, and ask again until an
+        answer has no tool calls::
+
+            result = client.chat.completions.run_tools(
+                model="m", messages=[{"role": "user", "content": "Weather in Paris?"}],
+                tools=[get_weather],
+            )
+            print(result.text)
+
+        ``tools`` are :class:`~agentchat.FunctionTool` objects or plain functions (wrapped
+        with :func:`~agentchat.function_tool`). The calls of one answer run concurrently, at
+        most ``max_parallel`` at a time; coroutine functions on the event loop, plain ones in
+        a worker thread. Arguments that are not valid JSON or do not fit, a tool the model
+        was not given, or an exception in the function become an error text the model sees
+        (``error_text``: a format string with ``{name}``, ``{error}``, ``{error_type}``, or a
+        function ``(name, error) -> str``); ``on_tool_error="raise"`` raises a
+        :class:`~agentchat.ToolError` instead. After ``max_rounds`` requests that all asked
+        for tools, :class:`~agentchat.ToolRoundLimitError` is raised with the conversation.
+        Other keywords (``temperature``, ``tool_choice``, ``extra_headers``, ...) go to
+        every request as ``create()`` takes them.
+
+        Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
+        conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
+        per request, and the summed ``usage``. With ``stream=True`` every request is
+        streamed, and the result is an :class:`~agentchat.ToolRun` of events (text as it
+        arrives, tool calls, their results, round ends; use it with ``with``), whose
+        ``get_result()`` gives the same result at the end.
+        """
+        result = self._portal.call(
+            lambda: self._async.run_tools(
+                messages=messages,
+                tools=tools,
+                model=model,
+                max_rounds=max_rounds,
+                max_parallel=max_parallel,
+                on_tool_error=on_tool_error,
+                error_text=error_text,
+                stream=stream,
+                **params,
+            )
+        )
+        if isinstance(result, AsyncToolRun):
+            return ToolRun(result, self._portal)
+        return result
+
+    @overload
     def create(
         self, *, stream: Literal[False] | None = None, **params: Unpack[ChatCompletionCreateParams]
     ) -> ChatCompletion: ...
@@ -951,3 +1162,87 @@ class Stream:
                 text = text_of(batch, choice)
                 if text:
                     yield text.encode()
+
+
+class ToolRun:
+    """A streamed tool run: a context manager, iterated for its events.
+
+    ::
+
+        with completions.run_tools(..., stream=True) as run:
+            for event in run:
+                if isinstance(event, TextDelta):
+                    print(event.text, end="")
+                elif isinstance(event, ToolCallEvent):
+                    print(f"[calling {event.name}({event.arguments})]")
+            result = run.get_result()
+
+    Per round (``round`` counts from 0): :class:`TextDelta` as the answer's text arrives,
+    :class:`ToolCallEvent` as each tool call has been streamed whole, then, once the answer
+    has ended and its calls have run, one :class:`ToolResultEvent` per call (in the calls'
+    order) and :class:`RoundEnd`. The next round's request is sent when the next events are
+    asked for; the run ends after the :class:`RoundEnd` of an answer without tool calls.
+    :meth:`get_result` returns the :class:`ToolRunResult` (reading the rest first, if any).
+
+    A failure (the server's, :class:`ToolError`, :class:`ToolRoundLimitError`) is raised
+    after the events before it, and again by every later read. Leaving the ``with`` block,
+    closing the run, a ``break`` out of the loop, an exception in the loop or a cancelled
+    read close the run and the stream of its round: a later read raises
+    :class:`~agentchat.StreamClosedError`.
+    """
+
+    def __init__(self, wrapped: AsyncToolRun, portal: LoopThread) -> None:
+        """Wrap ``wrapped``; its coroutines run on ``portal``'s loop."""
+        self._async = wrapped
+        self._portal = portal
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncToolRun", "ToolRun", 1)
+
+    def __iter__(self) -> Iterator[ToolRunEvent]:
+        """Iterate in batches: one loop round trip per network read, not per item.
+
+        Leaving the loop early (``break``, an exception) closes the stream.
+        """
+        ended = False
+        try:
+            while True:
+                batch = self.next_batch()
+                if not batch:
+                    ended = True
+                    return
+                yield from batch
+        finally:
+            if not ended:
+                self.close()
+
+    def next_batch(self) -> list[ToolRunEvent]:
+        """The next events (at least one), or ``[]`` once the run has ended (and on every
+        read after that)."""
+        return self._portal.call(lambda: self._async.next_batch())
+
+    def get_result(self) -> ToolRunResult:
+        """Run to the end (the events not read yet are dropped) and return the
+        :class:`ToolRunResult`; once the run has ended, just return it again."""
+        return self._portal.call(lambda: self._async.get_result())
+
+    def close(self) -> None:
+        """Close the run and the stream of its current round. Safe at any time, more than
+        once; closed before its end, the run cannot be read any further."""
+        self._portal.call(lambda: self._async.aclose())
+
+    def __enter__(self) -> ToolRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._portal.call(lambda: self._async.__aexit__(exc_type, exc, tb))
+
+    @property
+    def closed(self) -> bool:
+        """True once the run has ended, failed, or been closed."""
+        return self._async.closed

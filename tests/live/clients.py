@@ -32,6 +32,7 @@ from agentchat import (
     Outcome,
     ResponseInfo,
     Stream,
+    ToolRunResult,
 )
 
 from .llama import LlamaServer
@@ -189,6 +190,14 @@ class Chat:
         return await asyncio.to_thread(
             lambda: list(self._completions.create_all(requests, **options))
         )
+
+    async def run_tools(self, **params: Any) -> ToolRunResult:
+        """``run_tools()`` (not streamed) with the suite's model unless ``params`` names one."""
+        params.setdefault("model", MODEL)
+        if not self.sync:
+            result: ToolRunResult = await self._completions.run_tools(**params)
+            return result
+        return await asyncio.to_thread(lambda: self._completions.run_tools(**params))
 
     async def run_batch(self, input_path: Path, output_path: Path, **options: Any) -> BatchReport:
         if not self.sync:
