@@ -486,6 +486,40 @@ async def test_the_round_limit_raises_with_the_conversation(
     assert "max_rounds=3" in str(error)
 
 
+@pytest.mark.parametrize(
+    "forced", ["required", {"type": "function", "function": {"name": "add"}}], ids=str
+)
+async def test_a_forced_tool_choice_goes_with_the_first_request_only(
+    server: FakeAgentServer, client: AsyncAgentClient, forced: Any
+) -> None:
+    server.reply_tool_call("add", {"a": 1, "b": 1})
+    server.reply("It is 2.")
+    result = await ask(client, tools=[add], tool_choice=forced)
+    assert result.text == "It is 2."
+    sent = [r.json().get("tool_choice") for r in server.requests]
+    assert sent == [forced, None]  # then the server's default, "auto"
+
+
+async def test_reset_tool_choice_false_forces_every_round(
+    server: FakeAgentServer, client: AsyncAgentClient
+) -> None:
+    server.reply_tool_call("add", {"a": 1, "b": 1}, times=2)
+    with pytest.raises(ToolRoundLimitError):
+        await ask(
+            client, tools=[add], tool_choice="required", reset_tool_choice=False, max_rounds=2
+        )
+    assert [r.json().get("tool_choice") for r in server.requests] == ["required", "required"]
+
+
+async def test_a_choice_that_forces_nothing_goes_with_every_request(
+    server: FakeAgentServer, client: AsyncAgentClient
+) -> None:
+    server.reply_tool_call("add", {"a": 1, "b": 1})
+    server.reply("It is 2.")
+    await ask(client, tools=[add], tool_choice="auto")
+    assert [r.json().get("tool_choice") for r in server.requests] == ["auto", "auto"]
+
+
 # -- what is refused before anything is sent -----------------------------------------------------
 
 

@@ -198,6 +198,7 @@ class _AsyncCompletionsBase:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: Literal[False] = False,
         **params: Any,
     ) -> ToolRunResult: ...
@@ -213,6 +214,7 @@ class _AsyncCompletionsBase:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: Literal[True],
         **params: Any,
     ) -> AsyncToolRun: ...
@@ -228,6 +230,7 @@ class _AsyncCompletionsBase:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: bool = False,
         **params: Any,
     ) -> ToolRunResult | AsyncToolRun: ...
@@ -242,6 +245,7 @@ class _AsyncCompletionsBase:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: bool = False,
         **params: Any,
     ) -> ToolRunResult | AsyncToolRun:
@@ -265,7 +269,10 @@ class _AsyncCompletionsBase:
         :class:`~agentchat.ToolError` instead. After ``max_rounds`` requests that all asked
         for tools, :class:`~agentchat.ToolRoundLimitError` is raised with the conversation.
         Other keywords (``temperature``, ``tool_choice``, ``extra_headers``, ...) go to
-        every request as ``create()`` takes them.
+        every request as ``create()`` takes them, except that a ``tool_choice`` forcing a
+        call (``"required"``, or a named function) is sent with the first request only
+        (``reset_tool_choice=False`` sends it with every request): forced on every round,
+        the model could never answer, and the run would end at ``max_rounds``.
 
         Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
         conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
@@ -285,6 +292,7 @@ class _AsyncCompletionsBase:
             max_parallel=max_parallel,
             on_tool_error=on_tool_error,
             error_text=error_text,
+            reset_tool_choice=reset_tool_choice,
             stream=stream,
             params=params,
         )

@@ -433,6 +433,7 @@ class Completions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: Literal[False] = False,
         **params: Any,
     ) -> ToolRunResult: ...
@@ -448,6 +449,7 @@ class Completions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: Literal[True],
         **params: Any,
     ) -> ToolRun: ...
@@ -463,6 +465,7 @@ class Completions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: bool = False,
         **params: Any,
     ) -> ToolRunResult | ToolRun: ...
@@ -477,6 +480,7 @@ class Completions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: bool = False,
         **params: Any,
     ) -> ToolRunResult | ToolRun:
@@ -500,7 +504,10 @@ class Completions:
         :class:`~agentchat.ToolError` instead. After ``max_rounds`` requests that all asked
         for tools, :class:`~agentchat.ToolRoundLimitError` is raised with the conversation.
         Other keywords (``temperature``, ``tool_choice``, ``extra_headers``, ...) go to
-        every request as ``create()`` takes them.
+        every request as ``create()`` takes them, except that a ``tool_choice`` forcing a
+        call (``"required"``, or a named function) is sent with the first request only
+        (``reset_tool_choice=False`` sends it with every request): forced on every round,
+        the model could never answer, and the run would end at ``max_rounds``.
 
         Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
         conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
@@ -518,6 +525,7 @@ class Completions:
                 max_parallel=max_parallel,
                 on_tool_error=on_tool_error,
                 error_text=error_text,
+                reset_tool_choice=reset_tool_choice,
                 stream=stream,
                 **params,
             )
@@ -816,6 +824,7 @@ class StandardCompletions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: Literal[False] = False,
         **params: Any,
     ) -> ToolRunResult: ...
@@ -831,6 +840,7 @@ class StandardCompletions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: Literal[True],
         **params: Any,
     ) -> ToolRun: ...
@@ -846,6 +856,7 @@ class StandardCompletions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: bool = False,
         **params: Any,
     ) -> ToolRunResult | ToolRun: ...
@@ -860,6 +871,7 @@ class StandardCompletions:
         max_parallel: int = 8,
         on_tool_error: Literal["report", "raise"] = "report",
         error_text: ErrorText | None = None,
+        reset_tool_choice: bool = True,
         stream: bool = False,
         **params: Any,
     ) -> ToolRunResult | ToolRun:
@@ -883,7 +895,10 @@ class StandardCompletions:
         :class:`~agentchat.ToolError` instead. After ``max_rounds`` requests that all asked
         for tools, :class:`~agentchat.ToolRoundLimitError` is raised with the conversation.
         Other keywords (``temperature``, ``tool_choice``, ``extra_headers``, ...) go to
-        every request as ``create()`` takes them.
+        every request as ``create()`` takes them, except that a ``tool_choice`` forcing a
+        call (``"required"``, or a named function) is sent with the first request only
+        (``reset_tool_choice=False`` sends it with every request): forced on every round,
+        the model could never answer, and the run would end at ``max_rounds``.
 
         Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
         conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
@@ -901,6 +916,7 @@ class StandardCompletions:
                 max_parallel=max_parallel,
                 on_tool_error=on_tool_error,
                 error_text=error_text,
+                reset_tool_choice=reset_tool_choice,
                 stream=stream,
                 **params,
             )

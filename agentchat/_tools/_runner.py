@@ -444,6 +444,14 @@ def _tools_by_name(tools: Iterable[ToolLike]) -> dict[str, FunctionTool]:
     return found
 
 
+def _forces_a_call(tool_choice: Any) -> bool:
+    """``"required"`` or a named function (a dict or a ``NamedToolChoice``): a choice that
+    leaves the model no way to answer in text."""
+    return tool_choice == "required" or (
+        tool_choice is not None and not isinstance(tool_choice, str)
+    )
+
+
 def _positive(name: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise InvalidRequestError(name, value, "an integer >= 1 is required")
@@ -481,6 +489,7 @@ class _ToolLoop:
         on_tool_error: OnToolError,
         error_text: ErrorText | None,
         params: Mapping[str, Any],
+        reset_tool_choice: bool = True,
     ) -> None:
         self._completions = completions
         self._tools = _tools_by_name(tools)
@@ -493,7 +502,15 @@ class _ToolLoop:
         self._raise = on_tool_error == "raise"
         self._error_text = _error_formatter(error_text)
         _check_params(params)
+        if not isinstance(reset_tool_choice, bool):
+            raise InvalidRequestError(
+                "reset_tool_choice", reset_tool_choice, "True or False is required"
+            )
         self._params = dict(params)
+        # A forced choice goes with the first request only (see run_tools()).
+        self._reset_tool_choice = reset_tool_choice and _forces_a_call(
+            self._params.get("tool_choice")
+        )
         if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
             raise InvalidRequestError("messages", messages, "a list of messages is required")
         self.messages: list[dict[str, Any]] = [_as_message_dict(m) for m in messages]
@@ -504,6 +521,8 @@ class _ToolLoop:
     async def request(self, stream: bool) -> ChatCompletion | AsyncStream:
         """Send the conversation so far, with the tools' definitions."""
         params = dict(self._params)
+        if self._reset_tool_choice and self.rounds:
+            del params["tool_choice"]  # the server's default: "auto"
         if self._definitions:
             params["tools"] = self._definitions
         if stream:
@@ -903,6 +922,7 @@ async def start_tool_run(
     max_parallel: int,
     on_tool_error: OnToolError,
     error_text: ErrorText | None,
+    reset_tool_choice: bool = True,
     stream: bool,
     params: Mapping[str, Any],
 ) -> ToolRunResult | AsyncToolRun:
@@ -917,6 +937,7 @@ async def start_tool_run(
         max_parallel=max_parallel,
         on_tool_error=on_tool_error,
         error_text=error_text,
+        reset_tool_choice=reset_tool_choice,
         params=params,
     )
     if not stream:
