@@ -18,14 +18,10 @@ files; the tests derive every expected value from the bytes, so they need no edi
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +30,7 @@ OUT = ROOT / "tests" / "fixtures" / "llamacpp"
 
 sys.path.insert(0, str(ROOT))
 
-from tests.live.llama import LlamaServer, find_llama_server, llama_server  # noqa: E402
+from tests.live.llama import LlamaServer, llama_server  # noqa: E402
 
 PATH = "/v1/chat/completions"
 WEATHER_TOOL = {
@@ -213,27 +209,6 @@ def server_build(server: LlamaServer) -> Any:
     return props.get("build_info") if isinstance(props, dict) else None
 
 
-@contextlib.contextmanager
-def pinging_binary(seconds: int) -> Iterator[None]:
-    """Make the launcher start llama-server with ``--sse-ping-interval`` (its default, 30 s, is
-    longer than any prompt here takes): ``$LLAMA_SERVER``, which the launcher honours, names a
-    shell script that runs the same binary with that flag."""
-    binary = find_llama_server()
-    with tempfile.TemporaryDirectory(prefix="llama-ping-") as scratch:
-        script = Path(scratch) / "llama-server"
-        script.write_text(f'#!/bin/sh\nexec "{binary}" --sse-ping-interval {seconds} "$@"\n')
-        script.chmod(0o755)
-        before = os.environ.get("LLAMA_SERVER")
-        os.environ["LLAMA_SERVER"] = str(script)
-        try:
-            yield
-        finally:
-            if before is None:
-                del os.environ["LLAMA_SERVER"]
-            else:
-                os.environ["LLAMA_SERVER"] = before
-
-
 def save(name: str, body: dict[str, Any], result: dict[str, Any], build: Any) -> None:
     raw = result.pop("raw")
     (OUT / f"{name}.body").write_bytes(raw)
@@ -249,7 +224,9 @@ def main() -> None:
         for name, (body, key) in CASES.items():
             save(name, body, record(server, body, key or server.api_key), build)
     name, body = PING_CASE
-    with pinging_binary(1), llama_server(slots=1, ctx_per_slot=2048) as server:
+    with llama_server(
+        slots=1, ctx_per_slot=2048, extra_args=["--sse-ping-interval", "1"]
+    ) as server:
         save(name, body, record(server, body, server.api_key), server_build(server))
 
 

@@ -35,7 +35,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,10 +148,12 @@ def llama_server(
     api_key: str = "live-test-key",
     slots: int = 4,
     ctx_per_slot: int = 1024,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[LlamaServer]:
     """Start ``llama-server`` on a free port of 127.0.0.1, wait until ``GET /health`` says it
     is ready (at most ``STARTUP_TIMEOUT`` seconds; the log is shown on failure), yield it, and
-    stop it on exit, whatever happened: SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` s."""
+    stop it on exit, whatever happened: SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` s.
+    ``extra_args`` go to the command line after the suite's own (``--sse-ping-interval 1``)."""
     if api_prefix and (not api_prefix.startswith("/") or api_prefix.endswith("/")):
         raise ValueError(
             f"api_prefix={api_prefix!r}: give it as '/api' (a leading slash, no trailing one)"
@@ -181,6 +183,7 @@ def llama_server(
             ]  # fmt: skip
             if api_prefix:
                 command += ["--api-prefix", api_prefix]
+            command += extra_args
             log_path = Path(scratch) / f"llama-server-{port}.log"
             with log_path.open("wb") as log:
                 process = subprocess.Popen(
