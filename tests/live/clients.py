@@ -11,7 +11,7 @@ thread (``asyncio.to_thread``), never on the test's event loop; its streams are 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -35,6 +35,7 @@ from agentchat import (
     ToolRunResult,
 )
 
+from ..flavours import SyncStreamBehindAsync
 from .llama import LlamaServer
 
 Kind = Literal["agent", "openai", "inference"]
@@ -42,8 +43,6 @@ Flavour = Literal["async", "sync"]
 #: llama-server answers as the model it loaded, whatever the request names; it is started
 #: with ``--alias smollm2``, so that is what the responses say.
 MODEL = "smollm2"
-
-_DONE = object()
 
 
 def kinds(*names: Kind) -> pytest.MarkDecorator:
@@ -81,63 +80,6 @@ class LiveStream(Protocol):
     def snapshot(self) -> ChatCompletion: ...
 
     async def aclose(self) -> None: ...
-
-
-class SyncStreamBehindAsync:
-    """A sync :class:`agentchat.Stream` with the async stream API."""
-
-    def __init__(self, stream: Stream) -> None:
-        self.sync = stream
-
-    @property
-    def response(self) -> ResponseInfo:
-        return self.sync.response
-
-    @property
-    def closed(self) -> bool:
-        return self.sync.closed
-
-    async def __aenter__(self) -> SyncStreamBehindAsync:
-        await asyncio.to_thread(self.sync.__enter__)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.sync.__exit__, exc_type, exc, tb)
-
-    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        return _iterate(iter(self.sync))
-
-    def text_stream(self, choice: int = 0) -> AsyncIterator[str]:
-        return _iterate(self.sync.text_stream(choice))
-
-    async def get_final_completion(self) -> ChatCompletion:
-        return await asyncio.to_thread(self.sync.get_final_completion)
-
-    def snapshot(self) -> ChatCompletion:
-        return self.sync.snapshot()
-
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self.sync.close)
-
-
-async def _iterate(items: Iterator[Any]) -> AsyncIterator[Any]:
-    """Drive a sync iterator from a worker thread; leaving early closes it there, which
-    closes the stream as a ``break`` in a plain ``for`` loop would."""
-    try:
-        while True:
-            item = await asyncio.to_thread(next, items, _DONE)
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        close = getattr(items, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)
 
 
 class Chat:

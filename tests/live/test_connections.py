@@ -11,7 +11,8 @@ from typing import Any
 
 from agentchat import MessageParam, Stream
 
-from .clients import Chat, LiveStream, SyncStreamBehindAsync, kinds
+from ..flavours import SyncStreamBehindAsync
+from .clients import Chat, LiveStream, kinds
 from .llama import LlamaServer, server_log
 
 #: cpp-httplib, llama-server's HTTP layer, closes a keep-alive connection idle for 5 s
