@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from yarl import URL
@@ -87,13 +87,26 @@ class _AsyncClient:
         max_connections: int,
         allow_insecure_http: bool,
         trust_env: bool,
+        hooks: Iterable[object] | None = None,
+        telemetry: bool = True,
     ) -> None:
         # Every setting is checked here, and a bad one is a ConfigurationError naming it,
         # the value given and what is allowed (the same checks on a call's own timeout= and
         # max_retries= raise InvalidRequestError: there they are request parameters).
-        for name, flag in (("allow_insecure_http", allow_insecure_http), ("trust_env", trust_env)):
+        for name, flag in (
+            ("allow_insecure_http", allow_insecure_http),
+            ("trust_env", trust_env),
+            ("telemetry", telemetry),
+        ):
             if not isinstance(flag, bool):
                 raise config_error(name, flag, "True or False is required")
+        #: The hooks told about every call (see ``agentchat._hooks``); empty: none, and a call
+        #: pays one attribute read for them.
+        self._hooks: tuple[object, ...] = ()
+        if hooks is not None:
+            from ._hooks import check_hooks  # loaded only by clients with hooks
+
+            self._hooks = check_hooks(hooks)
         self._service = service
         self._token = resolve_token(token, service)
         self._base_url = resolve_endpoint(
@@ -121,6 +134,17 @@ class _AsyncClient:
         self._transport = Transport(
             headers=headers, max_connections=max_connections, trust_env=trust_env
         )
+        #: The OpenTelemetry hooks, also last in ``_hooks``; a call skips them while no
+        #: provider is configured (then it pays for ``_user_hooks`` only: often none at all).
+        self._telemetry: Any = None
+        self._user_hooks = self._hooks
+        if telemetry:
+            factory = _telemetry_factory()
+            if factory is not None:
+                telemetry_hook = factory(service.kind, self._base_url)
+                if telemetry_hook is not None:
+                    self._telemetry = telemetry_hook
+                    self._hooks += (telemetry_hook,)
         #: The client's ``chat.completions`` (``agent.chat.completions`` for an agent), for
         #: code that serves every client: batch files, the command line.
         self._chat_completions: _AsyncCompletionsBase
@@ -195,6 +219,11 @@ class AsyncAgentClient(_AsyncClient):
     ``client.agent.chat.completions``. The aiohttp session is created on first use inside the
     running event loop and closed by :meth:`aclose` (or ``async with``). Use one client for
     many calls: it pools connections.
+
+    ``hooks`` are objects told about every ``create()`` call (``on_request``, ``on_retry``,
+    ``on_response``, ``on_error``; see :class:`~agentchat._hooks.Hooks`). With ``telemetry``
+    (the default) and OpenTelemetry installed, a hook recording each call as a span and in
+    metrics is added to them; ``telemetry=False`` leaves it out.
     """
 
     def __init__(
@@ -208,6 +237,8 @@ class AsyncAgentClient(_AsyncClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         trust_env: bool = False,
+        hooks: Iterable[object] | None = None,
+        telemetry: bool = True,
     ) -> None:
         super().__init__(
             AGENT,
@@ -219,6 +250,8 @@ class AsyncAgentClient(_AsyncClient):
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             trust_env=trust_env,
+            hooks=hooks,
+            telemetry=telemetry,
         )
         self.agent = AsyncAgent(self)
         self._chat_completions = self.agent.chat.completions
@@ -253,6 +286,8 @@ class AsyncInferenceClient(_AsyncClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         trust_env: bool = False,
+        hooks: Iterable[object] | None = None,
+        telemetry: bool = True,
     ) -> None:
         super().__init__(
             INFERENCE,
@@ -264,6 +299,8 @@ class AsyncInferenceClient(_AsyncClient):
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             trust_env=trust_env,
+            hooks=hooks,
+            telemetry=telemetry,
         )
         self.chat = AsyncStandardChat(self)
         self._chat_completions = self.chat.completions
@@ -297,6 +334,8 @@ class AsyncOpenAICompatibleClient(_AsyncClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         trust_env: bool = False,
+        hooks: Iterable[object] | None = None,
+        telemetry: bool = True,
     ) -> None:
         super().__init__(
             COMPATIBLE,
@@ -308,6 +347,8 @@ class AsyncOpenAICompatibleClient(_AsyncClient):
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             trust_env=trust_env,
+            hooks=hooks,
+            telemetry=telemetry,
         )
         self.chat = AsyncStandardChat(self)
         self._chat_completions = self.chat.completions
@@ -316,6 +357,28 @@ class AsyncOpenAICompatibleClient(_AsyncClient):
     def base_url(self) -> str:
         """The server's base URL, as normalised."""
         return str(self._base_url)
+
+
+_TelemetryFactory = Callable[[Literal["agent", "inference", "compatible"], URL], object]
+#: ``agentchat._otel.telemetry_hooks`` once looked up (``None``: that module is missing).
+_telemetry: list[_TelemetryFactory | None] = []
+
+
+def _telemetry_factory() -> _TelemetryFactory | None:
+    """``agentchat._otel.telemetry_hooks``, imported on first use and remembered (``None``
+    when OpenTelemetry is not installed): a client made without it pays one list read."""
+    if not _telemetry:
+        try:
+            # Tried once per process: without OpenTelemetry installed, a failed import on
+            # every construction would cost more than the rest of the constructor.
+            import opentelemetry.trace  # noqa: F401
+
+            from ._otel import telemetry_hooks  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            _telemetry.append(None)
+        else:
+            _telemetry.append(telemetry_hooks)
+    return _telemetry[0]
 
 
 def _check_headers(

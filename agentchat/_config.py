@@ -22,7 +22,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from yarl import URL
@@ -46,6 +46,8 @@ __all__ = [
 class Service:
     """What one kind of server needs from the client's settings."""
 
+    #: Which kind of server this is, as hooks and telemetry name it.
+    kind: Literal["agent", "inference", "compatible"]
     #: The constructor's parameter for the base URL, and the environment variable read when
     #: it is not given (``None``: none is read).
     endpoint_param: str
@@ -76,6 +78,7 @@ class Service:
 
 
 AGENT = Service(
+    kind="agent",
     endpoint_param="agent_endpoint",
     endpoint_env="AGENT_ENDPOINT",
     endpoint_default=None,
@@ -94,6 +97,7 @@ AGENT = Service(
     key_hint="the endpoint access key of your agent",
 )
 INFERENCE = Service(
+    kind="inference",
     endpoint_param="inference_endpoint",
     endpoint_env=None,
     endpoint_default="https://inference.do-ai.run",
@@ -108,6 +112,7 @@ INFERENCE = Service(
     key_hint="a serverless inference key from the DigitalOcean control panel",
 )
 COMPATIBLE = Service(
+    kind="compatible",
     endpoint_param="base_url",
     endpoint_env="OPENAI_BASE_URL",
     endpoint_default=None,

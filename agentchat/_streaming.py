@@ -31,10 +31,11 @@ import asyncio
 import contextlib
 import functools
 import sys
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import aiohttp
 
@@ -59,6 +60,9 @@ from ._response import ResponseInfo
 from ._sse import ServerSentEvent, SSEDecoder
 from ._timeouts import Timeout
 from ._transport import logger
+
+if TYPE_CHECKING:
+    from ._hooks import CallEnded, CallFailed, CallStarted
 
 __all__ = ["AsyncStream", "chunks_from_events", "chunks_of_completion"]
 
@@ -179,6 +183,8 @@ class AsyncStream:
         # next read costs a stream that is not relayed about 0.25% of its CPU).
         self._events: list[ServerSentEvent] | None = None
         self._keep_events = False
+        # The hooks to tell how this stream ends (see _observe), until they are told.
+        self._observer: _Observer | None = None
 
     @classmethod
     def from_completion(cls, completion: ChatCompletion, timeout: Timeout) -> AsyncStream:
@@ -208,6 +214,8 @@ class AsyncStream:
             # Reached on break, on an exception in the loop body, on cancellation and on
             # errors alike; a no-op once the end or a failure has been given.
             self._close_by_user()
+            if self._observer is not None:
+                await self._settle()
 
     def _watch(self, reader: _T) -> _T:
         """Hand out ``reader``, an iterator over this stream, noting when it is dropped.
@@ -243,17 +251,24 @@ class AsyncStream:
         return batch
 
     async def _receive(self) -> list[ChatCompletionChunk]:
-        if self._outcome is not None:
-            self._refuse()
-        pending = self._pending
-        if pending is not None:
-            self._pending = None
-        elif self._failure is not None:  # held back until the chunks before it were given
-            self._raise_failure()
-        else:
-            pending = await self._read_batch()
+        try:
+            if self._outcome is not None:
+                self._refuse()
+            pending = self._pending
+            if pending is not None:
+                self._pending = None
+            elif self._failure is not None:  # held back until the chunks before it were given
+                self._raise_failure()
+            else:
+                pending = await self._read_batch()
+        except BaseException as error:
+            if self._observer is not None:
+                await self._settle(error)
+            raise
         if not pending:
             self._outcome = _ENDED
+            if self._observer is not None:
+                await self._settle()
         self._chunks += len(pending)
         return pending
 
@@ -442,6 +457,8 @@ class AsyncStream:
         Closed before its end, the stream cannot be read any further: a read raises
         :class:`~agentchat.StreamClosedError` (``snapshot()`` still returns what arrived)."""
         self._close_by_user()
+        if self._observer is not None:
+            await self._settle()
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -453,6 +470,83 @@ class AsyncStream:
         tb: TracebackType | None,
     ) -> None:
         self._close_by_user()
+        if self._observer is not None:
+            await self._settle(shield=exc is not None and not isinstance(exc, Exception))
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def _observe(
+        self, hooks: tuple[object, ...], started: CallStarted, time_to_first_chunk: float
+    ) -> None:
+        """Tell ``hooks`` how this stream ends, once: read to its end (``on_response``,
+        ``"complete"``), failed (``on_error`` with ``partial``), closed before its end
+        (``on_response``, ``"closed"``), cancelled while reading (``on_error``, shielded), or
+        dropped without being closed (``on_response``, ``"closed"``, sync hooks only, when
+        it is collected). Nothing is done per chunk: only where the stream ends."""
+        dropped = weakref.finalize(
+            self,
+            _report_dropped,
+            hooks,
+            started,
+            time_to_first_chunk,
+            self._accumulator,
+            self.response,
+            self._completion,
+        )
+        dropped.atexit = False
+        self._observer = _Observer(hooks, started, time_to_first_chunk, dropped)
+
+    async def _settle(self, error: BaseException | None = None, *, shield: bool = False) -> None:
+        """Tell the hooks how the stream ended, if it has (or ``error``, a cancellation or
+        an unexpected error, ended the read); once."""
+        from ._hooks import CallEnded, CallFailed, call_hooks, call_hooks_now, call_hooks_shielded
+
+        observer = self._observer
+        outcome = self._outcome
+        if observer is None or (outcome is None and error is None):
+            return
+        self._observer = None
+        observer.dropped.detach()
+        started = observer.started
+        duration = time.monotonic() - started.started
+        cancelled = error is not None and not isinstance(error, Exception)
+        name = "on_error"
+        event: CallEnded | CallFailed
+        if error is not None and (cancelled or outcome is None):
+            event = CallFailed(
+                started.call_id,
+                error,
+                duration,
+                partial=self.snapshot() if self._chunks else None,
+                response=self.response,
+                time_to_first_chunk=observer.time_to_first_chunk,
+            )
+        elif outcome == _FAILED and self._failure is not None:
+            failure = self._failure
+            event = CallFailed(
+                started.call_id,
+                failure,
+                duration,
+                partial=(failure.partial or self.snapshot()) if self._chunks else None,
+                response=self.response,
+                time_to_first_chunk=observer.time_to_first_chunk,
+            )
+        else:
+            name = "on_response"
+            event = CallEnded(
+                started.call_id,
+                self.snapshot(),
+                self.response,
+                duration,
+                observer.time_to_first_chunk,
+                "complete" if outcome == _ENDED else "closed",
+            )
+        if isinstance(error, GeneratorExit):  # a coroutine being closed cannot await
+            call_hooks_now(observer.hooks, name, event)
+        elif cancelled or shield:
+            await call_hooks_shielded(observer.hooks, name, event)
+        else:
+            await call_hooks(observer.hooks, name, event)
 
     @property
     def closed(self) -> bool:
@@ -568,6 +662,55 @@ class AsyncStream:
             self._outcome or "", "open"
         )
         return f"<AsyncStream {state}, {self._chunks} chunks, response={self.response!r}>"
+
+
+class _Observer:
+    """The hooks a stream reports its end to, with what they need (see
+    :meth:`AsyncStream._observe`)."""
+
+    __slots__ = ("dropped", "hooks", "started", "time_to_first_chunk")
+
+    def __init__(
+        self,
+        hooks: tuple[object, ...],
+        started: CallStarted,
+        time_to_first_chunk: float,
+        dropped: weakref.finalize[..., Any],
+    ) -> None:
+        self.hooks = hooks
+        self.started = started
+        self.time_to_first_chunk = time_to_first_chunk
+        self.dropped = dropped
+
+
+def _report_dropped(
+    hooks: tuple[object, ...],
+    started: CallStarted,
+    time_to_first_chunk: float,
+    accumulator: CompletionAccumulator,
+    response: ResponseInfo,
+    completion: ChatCompletion | None,
+) -> None:
+    """An observed stream was collected without having been closed: tell the (sync) hooks it
+    ended as closed, with what had arrived. Runs wherever the collector does: no awaiting."""
+    from ._hooks import CallEnded, call_hooks_now
+
+    try:
+        if completion is None:
+            completion = accumulator.snapshot()
+            object.__setattr__(completion, "response", response)
+        event = CallEnded(
+            started.call_id,
+            completion,
+            response,
+            time.monotonic() - started.started,
+            time_to_first_chunk,
+            "closed",
+        )
+    except Exception:  # a finaliser must not raise
+        logger.warning("could not report a dropped stream to its hooks", exc_info=True)
+        return
+    call_hooks_now(hooks, "on_response", event)
 
 
 def chunks_of_completion(completion: ChatCompletion) -> list[ChatCompletionChunk]:

@@ -64,6 +64,13 @@ logger = logging.getLogger("agentchat")
 ATTEMPT_HEADER = "X-Agentchat-Attempt"
 
 
+#: Told about each retry before its wait: the failed attempt's number, its error, the delay
+#: and where the delay comes from ("retry-after", "rate-limit-reset" or "backoff").
+OnRetry = Callable[[int, APIError, float, str], Awaitable[None]]
+
+_REASONS_OF_BASIS = {"retry-after": "retry-after", "reset": "rate-limit-reset"}
+
+
 class Pacing(Protocol):
     """Something that paces many calls together (the fan-out): asked before every attempt,
     told about every response."""
@@ -223,6 +230,7 @@ class Transport:
         headers: Mapping[str, str],
         timeout: Timeout,
         max_retries: int,
+        on_retry: OnRetry | None = None,
     ) -> tuple[bytes, ResponseInfo]:
         """POST ``body`` and return the whole 2xx body with its metadata.
 
@@ -230,7 +238,13 @@ class Transport:
         nothing was delivered to the caller yet.
         """
         return await self.request(
-            url, body, headers=headers, timeout=timeout, max_retries=max_retries, consume=_read
+            url,
+            body,
+            headers=headers,
+            timeout=timeout,
+            max_retries=max_retries,
+            consume=_read,
+            on_retry=on_retry,
         )
 
     async def request(
@@ -243,6 +257,7 @@ class Transport:
         max_retries: int,
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
         stream: bool = False,
+        on_retry: OnRetry | None = None,
     ) -> tuple[_T, ResponseInfo]:
         """POST ``body`` with retries; ``consume`` turns a 2xx response into the result.
 
@@ -253,10 +268,11 @@ class Transport:
 
         ``timeout.total`` bounds everything: the attempts, their sleeps and ``consume``. A
         sleep that would end after the deadline is not started: the error is raised at once.
+        ``on_retry`` is awaited before each retry's sleep (see :data:`OnRetry`).
         """
         if timeout.total is None:
             return await self._attempts(
-                url, body, headers, timeout, max_retries, consume, stream, None
+                url, body, headers, timeout, max_retries, consume, stream, None, on_retry
             )
         import anyio  # only calls with an overall deadline need it: keep it off import time
 
@@ -264,7 +280,7 @@ class Transport:
         try:
             with anyio.fail_after(timeout.total):
                 return await self._attempts(
-                    url, body, headers, timeout, max_retries, consume, stream, deadline
+                    url, body, headers, timeout, max_retries, consume, stream, deadline, on_retry
                 )
         except TimeoutError as exc:
             if isinstance(exc, APITimeoutError):
@@ -284,6 +300,7 @@ class Transport:
         consume: Callable[[aiohttp.ClientResponse, ResponseInfo], Awaitable[_T]],
         stream: bool,
         deadline: float | None,
+        on_retry: OnRetry | None,
     ) -> tuple[_T, ResponseInfo]:
         session = self._session
         if session is None or asyncio.get_running_loop() is not self._loop:
@@ -328,7 +345,7 @@ class Transport:
                 retry.error.attempts = attempt
                 if attempt > max_retries:
                     raise retry.error from retry.__cause__
-                await self._sleep_before_retry(retry, attempt, url, deadline)
+                await self._sleep_before_retry(retry, attempt, url, deadline, on_retry)
 
     async def _attempt(
         self,
@@ -417,7 +434,12 @@ class Transport:
         return result, info
 
     async def _sleep_before_retry(
-        self, retry: _Retry, attempt: int, url: URL, deadline: float | None
+        self,
+        retry: _Retry,
+        attempt: int,
+        url: URL,
+        deadline: float | None,
+        on_retry: OnRetry | None = None,
     ) -> None:
         """Wait as the server's headers ask (for a 429, :func:`delay_after_429`), else back
         off; raise the error at once when the wait is longer than agentchat sleeps for or
@@ -446,6 +468,9 @@ class Transport:
                 error.message,
                 delay,
             )
+        if on_retry is not None:
+            basis = "backoff" if retry.delay is None else retry.delay.basis
+            await on_retry(attempt, error, delay, _REASONS_OF_BASIS.get(basis, "backoff"))
         await _sleep(delay)
 
 

@@ -10,7 +10,9 @@ OpenAI-compatible clients, with the standard fields only). Both build the body a
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import aiohttp
@@ -19,6 +21,7 @@ from .. import _json
 from .._backoff import check_max_retries
 from .._convert import converter
 from .._errors import (
+    APIError,
     APIResponseValidationError,
     InvalidRequestError,
     parse_error_body,
@@ -40,13 +43,16 @@ from .._params import (
 from .._response import ResponseInfo
 from .._streaming import AsyncStream
 from .._timeouts import Timeout, to_timeout
+from .._transport import logger
 from .._validate import CHECKED_FIELDS, check_body, check_json
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+    from yarl import URL
 
     from .._client import _AsyncClient
     from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
+    from .._hooks import CallStarted
     from .._tools._runner import AsyncToolRun, ErrorText, ToolLike, ToolRunResult
 
 __all__ = [
@@ -90,6 +96,15 @@ class _AsyncCompletionsBase:
         retries = client.max_retries if max_retries is None else check_max_retries(max_retries)
         url = client._completions_url(extra_query)
         headers = client._request_headers(extra_headers, stream=streaming)
+        hooks = client._hooks
+        if hooks:  # all that a client without hooks pays for them
+            telemetry = client._telemetry
+            if telemetry is not None and not telemetry.recording():
+                hooks = client._user_hooks  # OpenTelemetry with no provider: nothing to record
+            if hooks:
+                return await self._send_observed(
+                    hooks, body, payload, url, headers, streaming, call_timeout, retries
+                )
         transport = client._transport
         if not streaming:
             data, info = await transport.fetch(
@@ -113,6 +128,86 @@ class _AsyncCompletionsBase:
             stream=True,
         )
         return stream_result
+
+    async def _send_observed(
+        self,
+        hooks: tuple[object, ...],
+        body: dict[str, Any],
+        payload: bytes,
+        url: URL,
+        headers: Mapping[str, str],
+        streaming: bool,
+        call_timeout: Timeout,
+        retries: int,
+    ) -> ChatCompletion | AsyncStream:
+        """:meth:`_send` for a client with hooks: the same call, told to them (see
+        ``agentchat._hooks``): ``on_request`` first, ``on_retry`` before each retry's wait,
+        then one of ``on_response`` and ``on_error``, here for a plain call or a stream that
+        never opened, by the stream itself for one that did."""
+        from .._hooks import CallEnded, CallStarted, RetryScheduled, call_hooks, next_call_id
+
+        client = self._client
+        model = body.get("model")
+        started = CallStarted(
+            call_id=next_call_id(),
+            server=client._service.kind,
+            url=str(url),
+            model=model if isinstance(model, str) else str(model),
+            stream=streaming,
+            body=MappingProxyType(body),
+            started=time.monotonic(),
+        )
+        call_id = started.call_id
+
+        async def on_retry(attempt: int, error: APIError, delay: float, reason: str) -> None:
+            await call_hooks(
+                hooks, "on_retry", RetryScheduled(call_id, attempt, error, delay, reason)
+            )
+
+        transport = client._transport
+        try:
+            await call_hooks(hooks, "on_request", started)
+            if started.headers:
+                headers = _with_hook_headers(headers, started.headers)
+            if not streaming:
+                data, info = await transport.fetch(
+                    url,
+                    payload,
+                    headers=headers,
+                    timeout=call_timeout,
+                    max_retries=retries,
+                    on_retry=on_retry,
+                )
+                completion = parse_completion(data, info)
+            else:
+                deadline = None
+                if call_timeout.total is not None:
+                    deadline = asyncio.get_running_loop().time() + call_timeout.total
+
+                async def open_stream(
+                    response: aiohttp.ClientResponse, info: ResponseInfo
+                ) -> AsyncStream:
+                    return await _open_stream(response, info, call_timeout, deadline)
+
+                stream, info = await transport.request(
+                    url,
+                    payload,
+                    headers=headers,
+                    timeout=call_timeout,
+                    max_retries=retries,
+                    consume=open_stream,
+                    stream=True,
+                    on_retry=on_retry,
+                )
+        except BaseException as error:
+            await _report_failure(hooks, started, error)
+            raise
+        elapsed = time.monotonic() - started.started
+        if streaming:
+            stream._observe(hooks, started, elapsed)  # the stream reports its own end
+            return stream
+        await call_hooks(hooks, "on_response", CallEnded(call_id, completion, info, elapsed))
+        return completion
 
     def create_many(
         self,
@@ -576,6 +671,41 @@ def _standard_body(
     if user is not None:
         body["user"] = user
     return body
+
+
+def _with_hook_headers(headers: Mapping[str, str], added: Mapping[str, str]) -> Mapping[str, str]:
+    """The request's headers with those the ``on_request`` hooks added; invalid ones (a
+    name that is no HTTP token, a value with a line break) are left out, with a warning:
+    a hook never breaks a call."""
+    from .._client import _check_headers  # not at import: the client imports this module
+
+    try:
+        checked = _check_headers(added, "CallStarted.headers")
+    except InvalidRequestError as exc:
+        logger.warning("headers added by a hook are not sent: %s", exc)
+        return headers
+    return {**headers, **checked}
+
+
+async def _report_failure(
+    hooks: tuple[object, ...], started: CallStarted, error: BaseException
+) -> None:
+    """Tell the hooks that a call failed (or was cancelled) before it had a result."""
+    from .._hooks import CallFailed, call_hooks, call_hooks_now, call_hooks_shielded
+
+    response = getattr(error, "response", None)
+    failed = CallFailed(
+        started.call_id,
+        error,
+        time.monotonic() - started.started,
+        response=response if isinstance(response, ResponseInfo) else None,
+    )
+    if isinstance(error, Exception):
+        await call_hooks(hooks, "on_error", failed)
+    elif isinstance(error, GeneratorExit):  # the coroutine is being closed: no awaiting
+        call_hooks_now(hooks, "on_error", failed)
+    else:  # cancelled, interrupted: told all the same, shielded from the cancellation
+        await call_hooks_shielded(hooks, "on_error", failed)
 
 
 async def _open_stream(

@@ -79,6 +79,11 @@ class AgentClient:
     ``client.agent.chat.completions``. The aiohttp session is created on first use inside the
     running event loop and closed by :meth:`close` (or ``with``). Use one client for
     many calls: it pools connections.
+
+    ``hooks`` are objects told about every ``create()`` call (``on_request``, ``on_retry``,
+    ``on_response``, ``on_error``; see :class:`~agentchat._hooks.Hooks`). With ``telemetry``
+    (the default) and OpenTelemetry installed, a hook recording each call as a span and in
+    metrics is added to them; ``telemetry=False`` leaves it out.
     """
 
     agent: Agent
@@ -94,6 +99,8 @@ class AgentClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         trust_env: bool = False,
+        hooks: Iterable[object] | None = None,
+        telemetry: bool = True,
     ) -> None:
         self._async: AsyncAgentClient = AsyncAgentClient(
             token,
@@ -104,6 +111,8 @@ class AgentClient:
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             trust_env=trust_env,
+            hooks=hooks,
+            telemetry=telemetry,
         )
         self._portal = LoopThread(self._async.aclose)
         self.agent = Agent(self._async.agent, self._portal)
@@ -176,6 +185,8 @@ class InferenceClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         trust_env: bool = False,
+        hooks: Iterable[object] | None = None,
+        telemetry: bool = True,
     ) -> None:
         self._async: AsyncInferenceClient = AsyncInferenceClient(
             token,
@@ -186,6 +197,8 @@ class InferenceClient:
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             trust_env=trust_env,
+            hooks=hooks,
+            telemetry=telemetry,
         )
         self._portal = LoopThread(self._async.aclose)
         self.chat = StandardChat(self._async.chat, self._portal)
@@ -257,6 +270,8 @@ class OpenAICompatibleClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         trust_env: bool = False,
+        hooks: Iterable[object] | None = None,
+        telemetry: bool = True,
     ) -> None:
         self._async: AsyncOpenAICompatibleClient = AsyncOpenAICompatibleClient(
             base_url,
@@ -267,6 +282,8 @@ class OpenAICompatibleClient:
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             trust_env=trust_env,
+            hooks=hooks,
+            telemetry=telemetry,
         )
         self._portal = LoopThread(self._async.aclose)
         self.chat = StandardChat(self._async.chat, self._portal)
