@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from ._fanout import AsyncFanOut, Outcome, Progress, Request
+    from ._hooks import CallEnded, CallFailed, CallStarted, Hooks, RetryScheduled
     from ._models import (
         CacheCreation,
         ChatCompletion,
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
         TriggeredGuardrail,
         Usage,
     )
+    from ._otel import OpenTelemetryHooks
     from ._params import (
         AssistantMessageParam,
         ChatCompletionCreateParams,
@@ -144,6 +146,9 @@ __all__ = [
     "BatchReport",
     "BatchStoppedError",
     "CacheCreation",
+    "CallEnded",
+    "CallFailed",
+    "CallStarted",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatCompletionCreateParams",
@@ -166,6 +171,7 @@ __all__ = [
     "FunctionTool",
     "FunctionsInfo",
     "GuardrailsInfo",
+    "Hooks",
     "IncompleteStreamError",
     "InferenceClient",
     "InternalServerError",
@@ -176,6 +182,7 @@ __all__ = [
     "NamedToolChoice",
     "NotFoundError",
     "OpenAICompatibleClient",
+    "OpenTelemetryHooks",
     "Outcome",
     "PermissionDeniedError",
     "PoolTimeoutError",
@@ -188,6 +195,7 @@ __all__ = [
     "ResponseInfo",
     "RetrievalInfo",
     "RetrievedData",
+    "RetryScheduled",
     "RoundEnd",
     "Stream",
     "StreamClosedError",
@@ -328,6 +336,12 @@ _EXPORTS = {
     "ToolRunResult": "._tools._runner",
     "UnknownToolError": "._tools._runner",
     "ToolRun": "._sync",
+    "CallEnded": "._hooks",
+    "CallFailed": "._hooks",
+    "CallStarted": "._hooks",
+    "Hooks": "._hooks",
+    "RetryScheduled": "._hooks",
+    "OpenTelemetryHooks": "._otel",
 }
 
 
