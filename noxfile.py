@@ -107,9 +107,10 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` takes under two minutes; ``-- --help`` lists the options
     (``--rounds``, ``--only``, ``--output-docs``, ``--profile``). Not part of the test run.
-    The openai SDK is installed here only: agentchat never depends on it.
+    The openai SDK is installed here only: agentchat never depends on it. So are
+    opentelemetry-api and -sdk, for the rows of agentchat's telemetry (``bench/otel.py``).
     """
-    session.install("-e", ".", "openai")
+    session.install("-e", ".", "openai", "opentelemetry-api", "opentelemetry-sdk")
     session.run("python", "-m", "bench.run", *session.posargs)
 
 

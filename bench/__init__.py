@@ -16,6 +16,9 @@ Modules, one concept each:
   of both sides) beside each figure;
 - :mod:`bench.scenarios`: what is measured, and how each scenario drives the clients;
 - :mod:`bench.decode`: stream decoding in memory, without a socket;
+- :mod:`bench.isolated`: the worker process of a client that changes its process (the
+  OpenTelemetry SDK's), its rounds interleaved with the runner's;
+- :mod:`bench.otel`: the OpenTelemetry set-ups of the telemetry rows (none; an SDK);
 - :mod:`bench.rss`: the child process that holds 1,000 streams open and reports its peak RSS;
 - :mod:`bench.imports`: import times, in fresh interpreters;
 - :mod:`bench.budget`: the performance budget, as ratios against raw aiohttp;

@@ -2,7 +2,8 @@
 
 Ratios, not absolute figures, so that the budget holds on any machine: raw aiohttp measured
 in the same run, interleaved with agentchat, is the yardstick (the sync facade is held to
-agentchat's own async client, import time to ``import aiohttp``). Each ratio is the median of
+agentchat's own async client, and so is its OpenTelemetry API without an SDK; import time to
+``import aiohttp``). Each ratio is the median of
 the per-round ratios (:func:`bench.measure.ratio`).
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .clients import AGENTCHAT, AGENTCHAT_SYNC, RAW
+from .clients import AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_SYNC, RAW
 from .measure import ratio as paired_ratio
 from .scenarios import ScenarioResult
 
@@ -70,6 +71,15 @@ RULES: Final[tuple[Rule, ...]] = (
         1.0,
         False,
         ">= 1.0x raw aiohttp + json.loads dicts",
+    ),
+    Rule(
+        "telemetry: otel API without an SDK, non-stream latency c=1",
+        "latency",
+        AGENTCHAT_OTEL,
+        AGENTCHAT,
+        1.05,
+        True,
+        "<= 1.05x agentchat without it (`telemetry=False`)",
     ),
     Rule(
         "sync facade: non-stream latency c=1",

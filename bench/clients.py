@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENTCHAT",
+    "AGENTCHAT_OTEL",
+    "AGENTCHAT_OTEL_SDK",
     "AGENTCHAT_SYNC",
     "CLIENTS",
     "OPENAI",
@@ -49,6 +51,7 @@ __all__ = [
     "BenchClient",
     "SyncBenchClient",
     "available",
+    "isolated",
     "label",
     "make_client",
     "preload",
@@ -60,6 +63,8 @@ OPENAI: Final = "openai"
 OPENAI_SYNC: Final = "openai-sync"
 AGENTCHAT: Final = "agentchat"
 AGENTCHAT_SYNC: Final = "agentchat-sync"
+AGENTCHAT_OTEL: Final = "agentchat-otel"
+AGENTCHAT_OTEL_SDK: Final = "agentchat-otel-sdk"
 
 #: Seconds any one read or connect may take before a client gives up (a hang fails the run).
 TIMEOUT: Final = 60.0
@@ -71,6 +76,8 @@ class AsyncBenchClient(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
     sync: ClassVar[bool] = False
+    #: Made only in a process of its own (:mod:`bench.isolated`): it changes its process.
+    isolated: ClassVar[bool] = False
 
     @abstractmethod
     async def complete(self) -> object: ...
@@ -92,6 +99,7 @@ class SyncBenchClient(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
     sync: ClassVar[bool] = True
+    isolated: ClassVar[bool] = False
 
     @abstractmethod
     def complete(self) -> object: ...
@@ -281,20 +289,29 @@ class RawAiohttpOrjson(RawAiohttp):
 
 
 class AgentchatAsync(_SDKAsync):
-    """``AsyncAgentClient``: ``ChatCompletion`` and ``ChatCompletionChunk`` attrs objects."""
+    """``AsyncAgentClient``: ``ChatCompletion`` and ``ChatCompletionChunk`` attrs objects.
+
+    ``telemetry=False``: no OpenTelemetry, even where opentelemetry-api is installed (as in
+    the bench session); the telemetry rows are :class:`AgentchatOtel` and
+    :class:`AgentchatOtelSDK`."""
 
     name = AGENTCHAT
     label = "agentchat (async)"
+    telemetry: ClassVar[bool] = False
 
     def __init__(self, base: str, connections: int | None) -> None:
         from agentchat import AsyncAgentClient
 
         self._client: AsyncAgentClient
         if connections is None:
-            self._client = AsyncAgentClient(TOKEN, base, timeout=TIMEOUT)
+            self._client = AsyncAgentClient(TOKEN, base, timeout=TIMEOUT, telemetry=self.telemetry)
         else:
             self._client = AsyncAgentClient(
-                TOKEN, base, timeout=TIMEOUT, max_connections=connections
+                TOKEN,
+                base,
+                timeout=TIMEOUT,
+                max_connections=connections,
+                telemetry=self.telemetry,
             )
         self._create = self._client.agent.chat.completions.create
 
@@ -314,6 +331,52 @@ class AgentchatAsync(_SDKAsync):
         await self._client.aclose()
 
 
+class AgentchatOtel(AgentchatAsync):
+    """``AsyncAgentClient`` with ``telemetry=True`` (the default) and opentelemetry-api
+    installed, but no SDK: no provider is ever configured in the runner's process, so its
+    spans and metrics go to the API's no-op tracer and meter."""
+
+    name = AGENTCHAT_OTEL
+    label = "agentchat + otel API, no SDK"
+    telemetry = True
+
+    def __init__(self, base: str, connections: int | None) -> None:
+        from .otel import check_no_sdk
+
+        check_no_sdk()
+        super().__init__(base, connections)
+        _check_telemetry_on(self._client)
+
+
+class AgentchatOtelSDK(AgentchatAsync):
+    """``AsyncAgentClient`` with ``telemetry=True`` in a process whose global providers are
+    the OpenTelemetry SDK's (a ``BatchSpanProcessor`` whose exporter drops the spans, an
+    ``InMemoryMetricReader``; :func:`bench.otel.configure_sdk`): the cost of recording.
+    Isolated: made only in a worker process (:mod:`bench.isolated`)."""
+
+    name = AGENTCHAT_OTEL_SDK
+    label = "agentchat + otel SDK"
+    telemetry = True
+    isolated = True
+
+    def __init__(self, base: str, connections: int | None) -> None:
+        from .otel import configure_sdk
+
+        configure_sdk()
+        super().__init__(base, connections)
+        _check_telemetry_on(self._client)
+
+
+def _check_telemetry_on(client: object) -> None:
+    """Fail unless the client added agentchat's OpenTelemetry hooks to its own: a telemetry
+    row that recorded nothing would pass for free telemetry."""
+    from agentchat._otel import OpenTelemetryHooks
+
+    hooks = getattr(client, "_hooks", ())
+    if not any(isinstance(hook, OpenTelemetryHooks) for hook in hooks):
+        raise RuntimeError("telemetry=True added no OpenTelemetryHooks to the client")
+
+
 class AgentchatSync(_SDKSync):
     """``AgentClient``: the generated blocking facade over the async core."""
 
@@ -325,9 +388,11 @@ class AgentchatSync(_SDKSync):
 
         self._client: AgentClient
         if connections is None:
-            self._client = AgentClient(TOKEN, base, timeout=TIMEOUT)
+            self._client = AgentClient(TOKEN, base, timeout=TIMEOUT, telemetry=False)
         else:
-            self._client = AgentClient(TOKEN, base, timeout=TIMEOUT, max_connections=connections)
+            self._client = AgentClient(
+                TOKEN, base, timeout=TIMEOUT, max_connections=connections, telemetry=False
+            )
         self._create = self._client.agent.chat.completions.create
 
     def hold(self) -> Callable[[], None]:
@@ -415,14 +480,25 @@ _CLASSES: Final = (
     OpenAISync,
     AgentchatAsync,
     AgentchatSync,
+    AgentchatOtel,
+    AgentchatOtelSDK,
 )
 #: Every client, by name: its class, called as ``cls(base, connections)``.
 CLIENTS: Final[dict[str, Callable[[str, int | None], BenchClient]]] = {
     cls.name: cls for cls in _CLASSES
 }
 _LABELS: Final = {cls.name: cls.label for cls in _CLASSES}
+_ISOLATED: Final = frozenset(cls.name for cls in _CLASSES if cls.isolated)
 
-_NEEDS: Final = {RAW_ORJSON: "orjson", OPENAI: "openai", OPENAI_SYNC: "openai"}
+_NEEDS: Final = {
+    RAW_ORJSON: "orjson",
+    OPENAI: "openai",
+    OPENAI_SYNC: "openai",
+    AGENTCHAT_OTEL: "opentelemetry.trace",
+    AGENTCHAT_OTEL_SDK: "opentelemetry.sdk",
+}
+#: Imported by :func:`preload` with the client's library (agentchat's lazy imports).
+_PRELOAD: Final = {AGENTCHAT_OTEL: "agentchat._otel", AGENTCHAT_OTEL_SDK: "agentchat._otel"}
 
 
 def available(name: str) -> bool:
@@ -434,10 +510,20 @@ def available(name: str) -> bool:
 
 def preload(names: list[str]) -> None:
     """Import the libraries of these clients now (the runner does, before it freezes the
-    garbage collector's view of what is long-lived)."""
-    for module in {_NEEDS.get(name, "") for name in names} | {"agentchat", "agentchat._sync"}:
+    garbage collector's view of what is long-lived). Call it with the isolated clients only
+    in their own process: the runner's never imports the OpenTelemetry SDK."""
+    modules = {"agentchat", "agentchat._sync"}
+    for name in names:
+        if available(name):
+            modules |= {_NEEDS.get(name, ""), _PRELOAD.get(name, "")}
+    for module in sorted(modules):
         if module and available_module(module):
             importlib.import_module(module)
+
+
+def isolated(name: str) -> bool:
+    """True for a client that is made only in a process of its own (:mod:`bench.isolated`)."""
+    return name in _ISOLATED
 
 
 def available_module(module: str) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .budget import Verdict
+from .clients import AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK, label
 from .measure import CLIENT_WAIT, SERVER_WAIT, Series, ratio
 from .scenarios import ScenarioResult, Settings
 
@@ -25,6 +26,7 @@ __all__ = [
     "results_json",
     "results_markdown",
     "results_table",
+    "telemetry_table",
     "write_outputs",
 ]
 
@@ -124,6 +126,33 @@ def details_table(results: Sequence[ScenarioResult]) -> str:
             f"| {'' if per_stream is None else f'{per_stream:.1f} KiB'} "
             f"| {'' if seconds is None else f'{seconds:.2f} s'} |"
         )
+    return "\n".join(lines)
+
+
+def telemetry_table(results: Sequence[ScenarioResult]) -> str:
+    """The cost of agentchat's OpenTelemetry: in each scenario that ran the telemetry rows,
+    their medians beside agentchat's without telemetry, and their ratios to it."""
+    rows = [r for r in results if r.get(AGENTCHAT_OTEL) or r.get(AGENTCHAT_OTEL_SDK)]
+    if not rows:
+        return ""
+    names = (AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK)
+    lines = [
+        "| scenario | " + " | ".join(label(name) for name in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for result in rows:
+        without = result.get(AGENTCHAT)
+        cells = []
+        for name in names:
+            series = result.get(name)
+            if series is None:
+                cells.append("-")
+                continue
+            shown = f"{_number(series.median, result.unit)} {result.unit}"
+            if series is not without:
+                shown += f" ({_times(ratio(series, without)) or '-'})"
+            cells.append(shown)
+        lines.append(f"| {result.title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -241,6 +270,13 @@ def results_markdown(
     details = details_table(results)
     if details:
         parts += ["Peak RSS in detail (medians):", details]
+    telemetry = telemetry_table(results)
+    if telemetry:
+        parts += [
+            "The cost of OpenTelemetry (medians; in brackets, the ratio to agentchat without "
+            "telemetry, as *vs agentchat async* above):",
+            telemetry,
+        ]
     parts += ["What each round does:", _workloads(results)]
     parts += [f"{heading} Budget", budget_table(verdicts)]
     return "\n\n".join(parts) + "\n"
@@ -332,7 +368,8 @@ nox -s bench -- --output-docs         # also rewrite this page with the run's fi
 
 Every run prints the table and writes `bench/results/latest.json` (every sample, ratio and
 server CPU figure) and `bench/results/latest.md`. The session installs agentchat (with
-orjson) and the `openai` SDK, which is never a dependency of agentchat itself.
+orjson), the `openai` SDK, and `opentelemetry-api` and `-sdk`; none of the last three is a
+dependency of agentchat itself.
 
 ## How it measures
 
@@ -358,6 +395,16 @@ orjson) and the `openai` SDK, which is never a dependency of agentchat itself.
   slow enough to hit the limit; its stream figures then come from part of a stream.
 - **Garbage collection**: the libraries are imported and `gc.freeze()` is called before the
   first round, and a `gc.collect()` runs before every round, outside the timing.
+- **OpenTelemetry**: every agentchat row is made with `telemetry=False` except two, beside
+  `agentchat (async)` in the latency, throughput and stream scenarios: *agentchat + otel API,
+  no SDK* (`telemetry=True` with `opentelemetry-api` installed and no provider configured:
+  the API's no-op tracer and meter) and *agentchat + otel SDK* (`telemetry=True` in a worker
+  process of its own whose global providers are the SDK's: a `TracerProvider` with a
+  `BatchSpanProcessor` whose exporter drops the spans, and a `MeterProvider` with an
+  `InMemoryMetricReader`; its rounds are interleaved with the others', and the spans of a
+  round are flushed and the metrics collected after it, untimed). A global provider cannot
+  be unset, so the SDK's never exists in the process of the other clients. Their medians and
+  ratios to agentchat without telemetry have a table of their own.
 - **Sync clients** are not run at concurrency 64: 64 threads would measure the GIL and thread
   switching more than the library. Their sequential and streaming figures have scenarios of
   their own, beside agentchat's async client. The sync facade's event-loop thread runs on the

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 
 from .budget import judge
-from .clients import CLIENTS, preload
+from .clients import CLIENTS, isolated, preload
 from .measure import CLIENT_WAIT, ratio
 from .profiling import ClientProfiler
 from .report import (
@@ -28,6 +28,7 @@ from .report import (
     RunInfo,
     budget_table,
     results_table,
+    telemetry_table,
     write_outputs,
 )
 from .scenarios import FULL, QUICK, SCENARIOS, Context, Scenario, ScenarioResult, run_scenario
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every library in memory now; then what is alive is frozen out of the collector's
         # full passes, so the gc.collect() before each round is quick and the collections
         # inside rounds scan the objects of the calls, not the modules of three libraries.
-        preload(sorted(CLIENTS))
+        preload(sorted(name for name in CLIENTS if not isolated(name)))
         gc.collect()
         gc.freeze()
         loop = asyncio.new_event_loop()
@@ -158,6 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(results_table(results))
     print()
+    telemetry = telemetry_table(results)
+    if telemetry:
+        print("The cost of OpenTelemetry (ratios to agentchat without telemetry):")
+        print(telemetry)
+        print()
     print(budget_table(verdicts))
     print()
     if args.profile:

@@ -1,7 +1,9 @@
 """What is measured: the scenarios, the clients each compares, and the work of one round.
 
 Every in-process scenario runs its clients in interleaved rounds (:mod:`bench.measure`)
-against one server path prefix; the peak-RSS scenario runs each client in a fresh child
+against one server path prefix (a client that changes its whole process, the OpenTelemetry
+SDK's, runs its rounds in a worker process of its own, :mod:`bench.isolated`, interleaved
+with the others); the peak-RSS scenario runs each client in a fresh child
 process (:mod:`bench.rss`), and the import scenario each statement in a fresh interpreter
 (:mod:`bench.imports`). Each round is bounded twice: by its count of calls or chunks, and by
 time (``Settings.round_seconds``; a round that hits it reports what it did in that time).
@@ -14,6 +16,7 @@ flight uses the async client.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -26,6 +29,8 @@ from typing import Final
 from . import decode, payloads
 from .clients import (
     AGENTCHAT,
+    AGENTCHAT_OTEL,
+    AGENTCHAT_OTEL_SDK,
     AGENTCHAT_SYNC,
     OPENAI,
     OPENAI_SYNC,
@@ -36,10 +41,12 @@ from .clients import (
     SyncBenchClient,
     available,
     available_module,
+    isolated,
     label,
     make_client,
 )
 from .imports import STATEMENTS, import_ms
+from .isolated import Worker
 from .measure import CLIENT_WAIT, SERVER_CPU, SERVER_WAIT, Meter, Round, Series, interleave
 from .profiling import ClientProfiler
 from .server import ROOT, ServerProcess
@@ -50,6 +57,7 @@ __all__ = [
     "QUICK",
     "SCENARIOS",
     "Context",
+    "InProcess",
     "Scenario",
     "ScenarioResult",
     "Settings",
@@ -257,15 +265,23 @@ def _first_sync(client: SyncBenchClient, settings: Settings) -> float:
 # -- running scenarios ----------------------------------------------------------------------
 
 
-def _meters(ctx: Context, *, server: bool, client: bool) -> dict[str, Meter]:
-    """The meters read around each round: the server's CPU and waits, this process's waits."""
+def _meters(
+    ctx: Context, *, server: bool, client: bool, workers: tuple[int, ...] = ()
+) -> dict[str, Meter]:
+    """The meters read around each round: the server's CPU and waits, the waits of this
+    process and of the ``workers`` (the processes of isolated clients) together."""
     meters: dict[str, Meter] = {}
     if server:
         meters[SERVER_CPU] = ctx.server.cpu_seconds
         meters[SERVER_WAIT] = ctx.server.wait_seconds
     if client:
-        pid = os.getpid()
-        meters[CLIENT_WAIT] = lambda: process_wait_seconds(pid)
+        pids = (os.getpid(), *workers)
+
+        def client_wait() -> float | None:
+            waits = [process_wait_seconds(pid) for pid in pids]
+            return None if None in waits else sum(w for w in waits if w is not None)
+
+        meters[CLIENT_WAIT] = client_wait
     return meters
 
 
@@ -296,21 +312,41 @@ def _close(ctx: Context, client: BenchClient) -> None:
         client.close()
 
 
-def _in_process(prefix: str, run_async: AsyncWork, run_sync: SyncWork | None = None) -> RunFn:
-    def run(scenario: Scenario, ctx: Context, names: list[str]) -> list[Series]:
-        base = f"{ctx.server.url}/{prefix}"
+@dataclasses.dataclass(frozen=True)
+class InProcess:
+    """A scenario's run: its clients side by side in interleaved rounds against the server
+    path ``prefix``, each round one call of ``run_async`` (``run_sync`` for a sync client).
+    An isolated client does the same rounds in a worker process (:mod:`bench.isolated`)."""
+
+    prefix: str
+    run_async: AsyncWork
+    run_sync: SyncWork | None = None
+
+    def __call__(self, scenario: Scenario, ctx: Context, names: list[str]) -> list[Series]:
+        base = f"{ctx.server.url}/{self.prefix}"
         clients: list[BenchClient] = []
+        workers: list[Worker] = []
         try:
+            runners: list[tuple[str, str, Round]] = []
+            settings = json.dumps(dataclasses.asdict(ctx.settings))
+            limit = ctx.settings.round_seconds * 3 + 90
             for name in names:
-                clients.append(make_client(name, base))
-            runners = [(c.name, c.label, _round(ctx, c, run_async, run_sync)) for c in clients]
-            meters = _meters(ctx, server=True, client=True)
+                if isolated(name):
+                    workers.append(Worker(name, ctx.server.url, scenario.key, settings, limit))
+                    runners.append((name, label(name), workers[-1].round))
+                else:
+                    client = make_client(name, base)
+                    clients.append(client)
+                    runners.append(
+                        (name, client.label, _round(ctx, client, self.run_async, self.run_sync))
+                    )
+            meters = _meters(ctx, server=True, client=True, workers=tuple(w.pid for w in workers))
             return interleave(runners, ctx.settings.rounds, meters, profiler=ctx.profiler)
         finally:
             for client in clients:
                 _close(ctx, client)
-
-    return run
+            for worker in workers:
+                worker.close()
 
 
 def _run_rss(scenario: Scenario, ctx: Context, names: list[str]) -> list[Series]:
@@ -384,21 +420,21 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="non-stream latency, c=1",
         unit="ms/call",
         higher_is_better=False,
-        clients=(RAW, OPENAI, AGENTCHAT),
+        clients=(RAW, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: f"{s.latency_calls} sequential calls per round, a 0.5 KB completion",
-        run=_in_process(payloads.SMALL, *_sequential(lambda s: s.latency_calls)),
+        run=InProcess(payloads.SMALL, *_sequential(lambda s: s.latency_calls)),
     ),
     Scenario(
         key="throughput",
         title="non-stream throughput, c=64",
         unit="req/s",
         higher_is_better=True,
-        clients=(RAW, OPENAI, AGENTCHAT),
+        clients=(RAW, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: (
             f"{s.throughput_calls} calls per round from {CONCURRENCY} concurrent workers "
             "(asyncio.gather); sync clients not run"
         ),
-        run=_in_process(payloads.SMALL, _concurrent),
+        run=InProcess(payloads.SMALL, _concurrent),
     ),
     Scenario(
         key="big",
@@ -407,16 +443,16 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         higher_is_better=False,
         clients=(RAW, OPENAI, AGENTCHAT),
         workload=lambda s: f"{s.big_calls} sequential calls per round, content of 100 KB",
-        run=_in_process(payloads.BIG, *_sequential(lambda s: s.big_calls)),
+        run=InProcess(payloads.BIG, *_sequential(lambda s: s.big_calls)),
     ),
     Scenario(
         key="stream",
         title="1 stream x 20,000 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(RAW, RAW_ORJSON, OPENAI, AGENTCHAT),
+        clients=(RAW, RAW_ORJSON, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: "one stream of 20,000 chunks per round, each parsed into an object",
-        run=_in_process(
+        run=InProcess(
             payloads.stream_kind(payloads.STREAM_LONG), *_streams(1, payloads.STREAM_LONG)
         ),
     ),
@@ -425,9 +461,9 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="64 streams x 500 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(RAW, RAW_ORJSON, OPENAI, AGENTCHAT),
+        clients=(RAW, RAW_ORJSON, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: f"{CONCURRENCY} concurrent streams of 500 chunks per round, in total",
-        run=_in_process(
+        run=InProcess(
             payloads.stream_kind(payloads.STREAM_SHORT),
             *_streams(CONCURRENCY, payloads.STREAM_SHORT),
         ),
@@ -442,7 +478,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
             f"{s.first_calls} streams per round; the server sends the first chunk, then the "
             f"other {payloads.FIRST_STREAM_CHUNKS - 1} after {payloads.FIRST_DELAY * 1e3:g} ms"
         ),
-        run=_in_process(payloads.FIRST, _first_async, _first_sync),
+        run=InProcess(payloads.FIRST, _first_async, _first_sync),
     ),
     Scenario(
         key="sync-latency",
@@ -451,7 +487,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         higher_is_better=False,
         clients=(RAW, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC),
         workload=lambda s: f"{s.latency_calls} sequential calls per round, a 0.5 KB completion",
-        run=_in_process(payloads.SMALL, *_sequential(lambda s: s.latency_calls)),
+        run=InProcess(payloads.SMALL, *_sequential(lambda s: s.latency_calls)),
     ),
     Scenario(
         key="sync-stream",
@@ -460,7 +496,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         higher_is_better=True,
         clients=(RAW, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC),
         workload=lambda s: "one stream of 20,000 chunks per round, each parsed into an object",
-        run=_in_process(
+        run=InProcess(
             payloads.stream_kind(payloads.STREAM_LONG), *_streams(1, payloads.STREAM_LONG)
         ),
     ),
