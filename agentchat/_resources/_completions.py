@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -105,12 +105,32 @@ class _AsyncCompletionsBase:
                 return await self._send_observed(
                     hooks, body, payload, url, headers, streaming, call_timeout, retries
                 )
-        transport = client._transport
+        result, _ = await self._transmit(url, payload, headers, streaming, call_timeout, retries)
+        return result
+
+    async def _transmit(
+        self,
+        url: URL,
+        payload: bytes,
+        headers: Mapping[str, str],
+        streaming: bool,
+        call_timeout: Timeout,
+        retries: int,
+        on_retry: Callable[[int, APIError, float, str], Awaitable[None]] | None = None,
+    ) -> tuple[ChatCompletion | AsyncStream, ResponseInfo]:
+        """Send the checked payload, with retries: a parsed completion, or a stream whose
+        first event has arrived, and the metadata of the response."""
+        transport = self._client._transport
         if not streaming:
             data, info = await transport.fetch(
-                url, payload, headers=headers, timeout=call_timeout, max_retries=retries
+                url,
+                payload,
+                headers=headers,
+                timeout=call_timeout,
+                max_retries=retries,
+                on_retry=on_retry,
             )
-            return parse_completion(data, info)
+            return parse_completion(data, info), info
         deadline = None
         if call_timeout.total is not None:
             deadline = asyncio.get_running_loop().time() + call_timeout.total
@@ -118,7 +138,7 @@ class _AsyncCompletionsBase:
         async def open_stream(response: aiohttp.ClientResponse, info: ResponseInfo) -> AsyncStream:
             return await _open_stream(response, info, call_timeout, deadline)
 
-        stream_result, _ = await transport.request(
+        return await transport.request(
             url,
             payload,
             headers=headers,
@@ -126,8 +146,8 @@ class _AsyncCompletionsBase:
             max_retries=retries,
             consume=open_stream,
             stream=True,
+            on_retry=on_retry,
         )
-        return stream_result
 
     async def _send_observed(
         self,
@@ -164,50 +184,22 @@ class _AsyncCompletionsBase:
                 hooks, "on_retry", RetryScheduled(call_id, attempt, error, delay, reason)
             )
 
-        transport = client._transport
         try:
             await call_hooks(hooks, "on_request", started)
             if started.headers:
                 headers = _with_hook_headers(headers, started.headers)
-            if not streaming:
-                data, info = await transport.fetch(
-                    url,
-                    payload,
-                    headers=headers,
-                    timeout=call_timeout,
-                    max_retries=retries,
-                    on_retry=on_retry,
-                )
-                completion = parse_completion(data, info)
-            else:
-                deadline = None
-                if call_timeout.total is not None:
-                    deadline = asyncio.get_running_loop().time() + call_timeout.total
-
-                async def open_stream(
-                    response: aiohttp.ClientResponse, info: ResponseInfo
-                ) -> AsyncStream:
-                    return await _open_stream(response, info, call_timeout, deadline)
-
-                stream, info = await transport.request(
-                    url,
-                    payload,
-                    headers=headers,
-                    timeout=call_timeout,
-                    max_retries=retries,
-                    consume=open_stream,
-                    stream=True,
-                    on_retry=on_retry,
-                )
+            result, info = await self._transmit(
+                url, payload, headers, streaming, call_timeout, retries, on_retry
+            )
         except BaseException as error:
             await _report_failure(hooks, started, error)
             raise
         elapsed = time.monotonic() - started.started
-        if streaming:
-            stream._observe(hooks, started, elapsed)  # the stream reports its own end
-            return stream
-        await call_hooks(hooks, "on_response", CallEnded(call_id, completion, info, elapsed))
-        return completion
+        if isinstance(result, AsyncStream):
+            result._observe(hooks, started, elapsed)  # the stream reports its own end
+            return result
+        await call_hooks(hooks, "on_response", CallEnded(call_id, result, info, elapsed))
+        return result
 
     def create_many(
         self,
