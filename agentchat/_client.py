@@ -267,7 +267,8 @@ class AsyncInferenceClient(_AsyncClient):
     with a model access key, without an agent.
 
     ``token`` defaults to ``$MODEL_ACCESS_KEY`` and ``inference_endpoint`` to
-    ``https://inference.do-ai.run`` (as in pydo). Calls go to
+    ``$INFERENCE_ENDPOINT``, then to ``https://inference.do-ai.run`` (pydo's default; the
+    variable is agentchat's own, for tests and proxies). Calls go to
     ``{inference_endpoint}/v1/chat/completions`` through ``client.chat.completions``, whose
     ``create()`` takes the standard chat-completions fields (the agent's own fields, such as
     ``include_retrieval_info``, are refused before sending). Every other setting, and

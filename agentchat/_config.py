@@ -99,7 +99,8 @@ AGENT = Service(
 INFERENCE = Service(
     kind="inference",
     endpoint_param="inference_endpoint",
-    endpoint_env=None,
+    # Not pydo's (it has none): lets a test or a proxy redirect a client made with no arguments.
+    endpoint_env="INFERENCE_ENDPOINT",
     endpoint_default="https://inference.do-ai.run",
     example="'https://inference.do-ai.run'",
     base_name="the serverless inference base URL",

@@ -246,7 +246,7 @@ def test_the_env_fixture_serves_code_that_reads_the_environment(
     result = run(
         pytester,
         """
-        from agentchat import OpenAICompatibleClient
+        from agentchat import InferenceClient, OpenAICompatibleClient
 
 
         def forecast() -> str | None:
@@ -266,10 +266,14 @@ def test_the_env_fixture_serves_code_that_reads_the_environment(
                 completion = compatible.chat.completions.create(model="m", messages=USER)
             assert completion.choices[0].message.content == "Echo: What is the weather?"
             assert fake_agent_env.last_request.path == "/v1/chat/completions"
+            with InferenceClient() as inference:
+                inference.chat.completions.create(model="m", messages=USER)
+            assert fake_agent_env.call_count == 3
 
 
         def test_afterwards_the_environment_is_restored() -> None:
             assert "AGENT_ENDPOINT" not in os.environ
+            assert "INFERENCE_ENDPOINT" not in os.environ
             assert "OPENAI_BASE_URL" not in os.environ
         """,
     )

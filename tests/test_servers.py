@@ -123,6 +123,21 @@ async def test_inference_client_reads_model_access_key(
     assert server.requests[-1].headers["Authorization"] == f"Bearer {server.token}"
 
 
+async def test_inference_client_reads_its_endpoint_from_the_environment(
+    server: FakeAgentServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # $INFERENCE_ENDPOINT (agentchat's own; pydo has none) lets a test or a proxy redirect a
+    # client made with no arguments; unset, the default is DigitalOcean's (tested below).
+    monkeypatch.setenv("MODEL_ACCESS_KEY", server.token)
+    monkeypatch.setenv("INFERENCE_ENDPOINT", server.url)
+    async with AsyncInferenceClient(max_retries=0) as client:
+        assert client.inference_endpoint == server.url
+        await client.chat.completions.create(model="m", messages=USER)
+    assert server.requests[-1].path == "/v1/chat/completions"
+    monkeypatch.setenv("INFERENCE_ENDPOINT", "")
+    assert AsyncInferenceClient().inference_endpoint == "https://inference.do-ai.run"
+
+
 # -- configuration -----------------------------------------------------------------------------
 
 

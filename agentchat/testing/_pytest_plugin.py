@@ -112,15 +112,13 @@ def sync_agent_client(fake_agent_clients: FakeAgentClients) -> AgentClient:
 
 @pytest.fixture
 def fake_agent_env(fake_agent: FakeAgentServer, monkeypatch: pytest.MonkeyPatch) -> FakeAgentServer:
-    """Point the environment at ``fake_agent`` for the test, so that ``AgentClient()`` (and
-    ``OpenAICompatibleClient()``) made without arguments by the code under test use it.
-
-    Serverless inference reads only its key from the environment (``MODEL_ACCESS_KEY``): its
-    endpoint is an argument, so code under test must take it as a setting to be pointed at
-    the fake."""
+    """Point the environment at ``fake_agent`` for the test, so that ``AgentClient()``,
+    ``InferenceClient()`` and ``OpenAICompatibleClient()`` (and their async twins) made
+    without arguments by the code under test use it."""
     monkeypatch.setenv("AGENT_ENDPOINT", fake_agent.url)
     monkeypatch.setenv("AGENT_ACCESS_KEY", fake_agent.token)
     monkeypatch.setenv("MODEL_ACCESS_KEY", fake_agent.token)
+    monkeypatch.setenv("INFERENCE_ENDPOINT", fake_agent.url)
     monkeypatch.setenv("OPENAI_BASE_URL", f"{fake_agent.url}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", fake_agent.token)
     return fake_agent
