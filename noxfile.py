@@ -67,7 +67,8 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the scripts, then over every Python
     example in the README and docs/ (scripts/check_doc_examples.py; the web framework
     examples in docs/web.md need FastAPI and Flask installed to be checked)."""
-    session.install("-e", ".[dev]", "nox", "fastapi", "flask")
+    # griffe: docs/_griffe_rst.py, the site's docstring extension, is type-checked too.
+    session.install("-e", ".[dev]", "nox", "fastapi", "flask", "griffe")
     session.run("mypy")
     session.run("python", "scripts/check_doc_examples.py")
 
@@ -108,6 +109,7 @@ DOCS = [
     "mkdocs>=1.6,<2",
     "mkdocs-material>=9.5,<10",
     "mkdocstrings[python]>=0.29",
+    RUFF,  # mkdocstrings formats long signatures with it
 ]
 
 

@@ -221,7 +221,7 @@ class AsyncAgentClient(_AsyncClient):
     many calls: it pools connections.
 
     ``hooks`` are objects told about every ``create()`` call (``on_request``, ``on_retry``,
-    ``on_response``, ``on_error``; see :class:`~agentchat._hooks.Hooks`). With ``telemetry``
+    ``on_response``, ``on_error``; see :class:`~agentchat.Hooks`). With ``telemetry``
     (the default) and OpenTelemetry installed, a hook recording each call as a span and in
     metrics is added to them; ``telemetry=False`` leaves it out.
     """
@@ -254,6 +254,8 @@ class AsyncAgentClient(_AsyncClient):
             telemetry=telemetry,
         )
         self.agent = AsyncAgent(self)
+        """The agent's operations: ``client.agent.chat.completions`` is the
+        :class:`~agentchat._resources.AsyncCompletions` that sends requests."""
         self._chat_completions = self.agent.chat.completions
 
     @property
@@ -304,6 +306,8 @@ class AsyncInferenceClient(_AsyncClient):
             telemetry=telemetry,
         )
         self.chat = AsyncStandardChat(self)
+        """``client.chat.completions`` is the
+        :class:`~agentchat._resources.AsyncStandardCompletions` that sends requests."""
         self._chat_completions = self.chat.completions
 
     @property
@@ -352,6 +356,8 @@ class AsyncOpenAICompatibleClient(_AsyncClient):
             telemetry=telemetry,
         )
         self.chat = AsyncStandardChat(self)
+        """``client.chat.completions`` is the
+        :class:`~agentchat._resources.AsyncStandardCompletions` that sends requests."""
         self._chat_completions = self.chat.completions
 
     @property

@@ -87,8 +87,11 @@ class InvalidRequestError(AgentChatError, ValueError):
 
     def __init__(self, param: str, value: Any, allowed: str) -> None:
         self.param = param
+        """The parameter, with a path for nested values (``messages[1].role``)."""
         self.value = value
+        """The value given."""
         self.allowed = allowed
+        """What would have been accepted."""
         super().__init__(f"{param}={_short_repr(value)} is invalid: {allowed}")
 
 
@@ -106,6 +109,7 @@ class StreamClosedError(AgentChatError):
     def __init__(self, message: str, *, chunks: int) -> None:
         super().__init__(message)
         self.chunks = chunks
+        """How many chunks had been received."""
 
 
 class StreamConsumedError(StreamClosedError):
@@ -127,12 +131,16 @@ class APIError(AgentChatError):
     """
 
     attempts: int
+    """How many HTTP requests were made for the call, retries included."""
     partial: ChatCompletion | None = None
+    """In a stream, the completion the chunks delivered before the error add up to."""
     chunks: int = 0
+    """In a stream, how many chunks were delivered before the error."""
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message)
         self.message = message
+        """What went wrong (the server's own message, where it sent one)."""
         self.attempts = attempts
 
     def __str__(self) -> str:
@@ -167,6 +175,7 @@ class IncompleteStreamError(APIConnectionError):
         super().__init__(message, attempts=response.attempts if response else 1)
         self.chunks = chunks
         self.response = response
+        """The stream's response metadata."""
 
 
 class APIStreamError(APIError):
@@ -186,8 +195,11 @@ class APIStreamError(APIError):
     ) -> None:
         super().__init__(message, attempts=response.attempts if response else 1)
         self.code = code
+        """The server's error code, if it sent one."""
         self.body = body
+        """The decoded event data."""
         self.response = response
+        """The stream's response metadata."""
 
     def __str__(self) -> str:
         text = f"Error in stream: {self.message}"
@@ -210,7 +222,9 @@ class APIResponseValidationError(APIError):
     ) -> None:
         super().__init__(message, attempts=attempts)
         self.body = body
+        """The decoded body: a JSON value, or the text."""
         self.response = response
+        """The response metadata."""
 
 
 class APIStatusError(APIError):
@@ -222,6 +236,7 @@ class APIStatusError(APIError):
     """
 
     status_code: int
+    """The HTTP status."""
 
     def __init__(
         self,
@@ -234,13 +249,19 @@ class APIStatusError(APIError):
     ) -> None:
         super().__init__(message, attempts=attempts)
         self.response = response
+        """The response metadata: status, headers, request id, rate limits."""
         self.status_code = response.status
         self.body = body
+        """The decoded body: a JSON value, or the text."""
         self.code = code
+        """The server's error code (``id`` for DigitalOcean, ``code``/``type`` for
+        OpenAI-style servers), if it sent one."""
         self.request_id = response.request_id
+        """The request id the server sent, if any."""
 
     @property
     def headers(self) -> Mapping[str, str]:
+        """The response headers."""
         return self.response.headers
 
     def __str__(self) -> str:

@@ -122,6 +122,8 @@ MessageParam = (
     | ToolMessageParam
     | ChatMessage
 )
+"""A message of ``messages=``: a dict of one of the roles, or a :class:`ChatMessage` of any
+role (an assistant message of an earlier answer goes back as it is)."""
 ToolParam = Tool | Mapping[str, Any]
 ToolChoiceParam = Literal["none", "auto", "required"] | NamedToolChoice | Mapping[str, Any]
 KBFilterParam = KBFilter | Mapping[str, Any]

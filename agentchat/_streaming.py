@@ -157,6 +157,7 @@ class AsyncStream:
         deadline: float | None = None,
     ) -> None:
         self.response: ResponseInfo = info
+        """The HTTP response: status, headers, request id and rate limits."""
         self._raw = response
         self._decoder = SSEDecoder()
         self._accumulator = CompletionAccumulator()

@@ -56,15 +56,28 @@ def _check_seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
 
 @attrs.frozen
 class Timeout:
-    """Per-phase timeouts in seconds; see the module docstring for what each bounds."""
+    """Per-phase timeouts in seconds; ``None`` disables a bound.
+
+    The defaults suit LLM calls: a long generation is not cut short, as there is no overall
+    deadline unless one is asked for. A plain number given where a timeout is expected is
+    :meth:`of` that number.
+    """
 
     connect: float | None = attrs.field(default=_defaults.CONNECT_TIMEOUT, validator=_check_seconds)
+    """Opening the TCP (and TLS) connection; 10 s by default."""
     read: float | None = attrs.field(default=_defaults.READ_TIMEOUT, validator=_check_seconds)
+    """The wait for each read from the socket, headers included, counted once the request
+    is sent; 600 s by default."""
     stream_idle: float | None = attrs.field(
         default=_defaults.STREAM_IDLE_TIMEOUT, validator=_check_seconds
     )
+    """The wait for each event of a stream (heartbeats excluded); 600 s by default."""
     total: float | None = attrs.field(default=None, validator=_check_seconds)
+    """The whole call, retries and their sleeps included; no limit by default."""
     pool: float | None = attrs.field(default=_defaults.POOL_TIMEOUT, validator=_check_seconds)
+    """Getting a connection: waiting for a free one when all ``max_connections`` are in use,
+    plus opening it; 60 s by default. It bounds a wait caused by the caller's own load, not
+    by the server, so a plain number leaves it alone and a pool timeout is not retried."""
 
     @classmethod
     def of(cls, seconds: float | None) -> Timeout:

@@ -3,19 +3,26 @@
 Every figure is a median over interleaved rounds, shown with its ratio to raw aiohttp
 measured in the same run (and, in scenarios that have it, to agentchat's async client), how
 much the rounds spread, and how busy the server was meanwhile.
+
+    python -m bench.report [--from bench/results/latest.json]
+
+rewrites ``docs/benchmarks.md`` from a run's JSON file without measuring anything: for a
+change to the page's text (``_DOCS_INTRO``, the notes, the tables' layout) between two runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from .budget import Verdict
+from .budget import Verdict, judge
 from .clients import AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK, label
-from .measure import CLIENT_WAIT, SERVER_WAIT, Series, ratio
+from .measure import CLIENT_WAIT, SERVER_CPU, SERVER_WAIT, Series, ratio
 from .scenarios import ScenarioResult, Settings
 
 __all__ = [
@@ -23,6 +30,8 @@ __all__ = [
     "RunInfo",
     "budget_table",
     "docs_page",
+    "load_run",
+    "main",
     "results_json",
     "results_markdown",
     "results_table",
@@ -277,6 +286,12 @@ def results_markdown(
             "telemetry, as *vs agentchat async* above):",
             telemetry,
         ]
+    else:
+        parts.append(
+            "This run has no OpenTelemetry rows (`opentelemetry-api` and `-sdk` were not "
+            "installed, `--only` left out the latency, throughput and stream scenarios, or the "
+            "run predates those rows), so the telemetry budget row is `not run`."
+        )
     parts += ["What each round does:", _workloads(results)]
     parts += [f"{heading} Budget", budget_table(verdicts)]
     return "\n\n".join(parts) + "\n"
@@ -355,8 +370,12 @@ _DOCS_INTRO = """\
 
 How agentchat compares with **raw aiohttp** (a hand-written `aiohttp` loop: the floor for a
 Python client) and the official **`openai` SDK**, async and sync, all talking to one local
-OpenAI-compatible server. The suite lives in [`bench/`](../bench/); it is not part of the
-test run, and this page is written by it.
+OpenAI-compatible server. pydo, DigitalOcean's own client, is not in the suite. The suite
+lives in [`bench/`](https://github.com/agentchat/agentchat/tree/main/bench); it is not part
+of the test run, and this page is written by it. The [budget](#budget) at the end is what
+agentchat holds itself to.
+
+## Running it
 
 ```bash
 nox -s bench                          # the full run (about 8 minutes on 2 cores)
@@ -364,12 +383,50 @@ nox -s bench -- --quick               # fewer rounds and calls: under two minute
 nox -s bench -- --only stream,rss     # some scenarios only; also --rounds N
 nox -s bench -- --profile agentchat   # cProfile one client: top 10 functions by self time
 nox -s bench -- --output-docs         # also rewrite this page with the run's figures
+nox -s bench -- --help                # every option, and the scenarios --only takes
 ```
 
 Every run prints the table and writes `bench/results/latest.json` (every sample, ratio and
 server CPU figure) and `bench/results/latest.md`. The session installs agentchat (with
-orjson), the `openai` SDK, and `opentelemetry-api` and `-sdk`; none of the last three is a
-dependency of agentchat itself.
+orjson), the `openai` SDK (never a dependency of agentchat), and `opentelemetry-api` and
+`-sdk` for the telemetry rows. Without nox, `python -m bench.run` takes the same options from
+the repository root once those are installed. Let the run have the machine to itself: it
+pins the server and the clients to one core each.
+
+Three more commands, run on their own:
+
+- `python -m bench.instructions` (needs `valgrind`; about 4 minutes) counts the client's CPU
+  instructions per plain call, raw aiohttp against agentchat, under callgrind at concurrency
+  1 and 64 (`--streams`: per 20-chunk stream instead). The counts repeat to within about 1%
+  from run to run, so they settle a close call the wall clock cannot. Its latest output is in
+  [`bench/results/instructions.txt`](https://github.com/agentchat/agentchat/blob/main/bench/results/instructions.txt)
+  (and [`instructions-streams.txt`](https://github.com/agentchat/agentchat/blob/main/bench/results/instructions-streams.txt)).
+- `python -m bench.fanout` runs `create_many` against a hand-written `asyncio.gather` +
+  semaphore over raw aiohttp, with 503s and 429s, then a paced run under an enforced rate
+  limit.
+- `python -m bench.report` rewrites this page from `bench/results/latest.json` without
+  measuring, after a change to its text in `bench/report.py`.
+
+## How to read the ratios
+
+- Absolute figures are this machine's. The ratios are what carry over to another machine:
+  each compares two clients measured side by side, in the same rounds.
+- **vs raw aiohttp** is the client's figure divided by raw aiohttp's. For times and memory
+  (ms, MiB) lower is better: 1.10x is 10% more time (or memory) than the hand-written
+  loop. For rates (req/s, chunks/s) higher is better: 0.90x is 10% fewer per second.
+- Raw aiohttp parses with the standard library's `json.loads` into dicts; agentchat parses
+  with orjson into typed attrs objects. A stream ratio above 1.00x means agentchat reads
+  typed chunks faster than raw aiohttp reads dicts; *raw aiohttp + orjson* is the floor with
+  the same JSON decoder.
+- **vs agentchat async** compares with agentchat's own async client: for `agentchat (sync)`
+  it is the cost of the blocking facade's thread hop.
+- **spread** says how much the rounds of a figure disagreed. A difference smaller than the
+  spread is noise until a second run, or an instruction count, confirms it.
+- **(!)** marks a figure taken while the server was busy 80% of the time or more (it may have
+  set the pace) or while a process waited for a CPU 10% of the time or more (something else
+  ran on the machine).
+- The **budget** rows are judged on a full run; a quick run (3 rounds) is a smoke test that
+  can miss a row by noise alone.
 
 ## How it measures
 
@@ -420,7 +477,6 @@ dependency of agentchat itself.
 - **Decoding in memory** replays the 20,000-chunk stream from memory in 64 KiB reads, with no
   socket: the parsing cost alone (raw line splitting and `json.loads`, against agentchat's
   SSE decoder, attrs chunks and accumulation of the final completion).
-
 - **Disturbances**: the time the client's and the server's threads spent ready to run while
   something else had their CPU (`run_delay` in `/proc/<pid>/task/*/schedstat`) is shown
   beside each figure and flagged `(!)` from 10% of its time. On a quiet machine it is near 0;
@@ -430,13 +486,7 @@ dependency of agentchat itself.
 The machine is shared and small (2 cores); the spread column says how much the rounds of
 each figure disagreed. A quick run (3 rounds) is a smoke test that can miss a budget row by
 noise alone; the full run's ratios are the ones to hold the budget to, and a close call
-deserves a second run.
-
-When the rounds disagree too much to settle a close call, count instructions instead:
-`python -m bench.instructions` (needs `valgrind`; about 4 minutes) runs raw aiohttp and
-agentchat's plain call under callgrind at concurrency 1 and 64 and prints the client's
-instructions per call, which repeat to within about 1% from run to run. Its latest output is
-in [`bench/results/instructions.txt`](../bench/results/instructions.txt).
+deserves a second run, or an instruction count (`python -m bench.instructions`, above).
 
 One source of noise is not the machine's. asyncio reads a socket into a fresh 256 KiB buffer
 and shrinks it to what arrived. With glibc, whether that buffer comes from the heap or from a
@@ -474,3 +524,76 @@ def write_outputs(
         DOCS_PAGE.write_text(docs_page(info, results, verdicts))
         written.append(DOCS_PAGE)
     return written
+
+
+def _series(record: dict[str, Any]) -> Series:
+    """A series back from :func:`results_json`: its samples as they were; its meters from
+    their shares of the wall time; each detail as its median (all the report shows)."""
+    wall = float(record["wall_seconds"])
+    shares = {SERVER_CPU: "server_cpu", SERVER_WAIT: "server_waited", CLIENT_WAIT: "client_waited"}
+    return Series(
+        client=record["client"],
+        label=record["label"],
+        values=[float(value) for value in record["samples"]],
+        details={name: [value] for name, value in record["details"].items() if value is not None},
+        wall_seconds=wall,
+        metered={
+            meter: record[key] * wall for meter, key in shares.items() if record[key] is not None
+        },
+    )
+
+
+def load_run(path: Path) -> tuple[RunInfo, list[ScenarioResult]]:
+    """A run read back from the JSON file :func:`write_outputs` wrote: its figures, ratios and
+    notes render as they did (a budget row added since shows ``not run``)."""
+    data = json.loads(path.read_text())
+    results = [
+        ScenarioResult(
+            key=scenario["key"],
+            title=scenario["title"],
+            unit=scenario["unit"],
+            higher_is_better=scenario["higher_is_better"],
+            baseline=scenario["baseline"],
+            reference=scenario["reference"],
+            workload=scenario["workload"],
+            series=[_series(record) for record in scenario["results"]],
+            seconds=scenario["seconds"],
+        )
+        for scenario in data["scenarios"]
+    ]
+    sources = data["agentchat_sources"]
+    info = RunInfo(
+        mode=data["mode"],
+        settings=Settings(**data["settings"]),
+        machine=data["machine"],
+        client_pinned=data["pinned"]["client"],
+        server_pinned=data["pinned"]["server"],
+        started=data["started"],
+        seconds=data["seconds"],
+        command=data["command"],
+        sources=(sources["start"], sources["end"]),
+    )
+    return info, results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report",
+        description="Rewrite docs/benchmarks.md from a run's JSON file, without measuring.",
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=RESULTS_DIR / "latest.json",
+        help="the run's JSON file (default: bench/results/latest.json)",
+    )
+    args = parser.parse_args(argv)
+    info, results = load_run(args.source)
+    DOCS_PAGE.write_text(docs_page(info, results, judge(results)))
+    print(f"wrote {DOCS_PAGE} from {args.source} ({info.mode} run of {info.started})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -107,8 +107,10 @@ def parse_blocks(path: Path, text: str) -> list[Block]:
                 rest = rest[: rest.index("-->")]
             else:
                 end = i + 1
+                margin = len(line) - len(line.lstrip())  # inside a content tab, say
                 while end < len(lines) and "-->" not in lines[end]:
-                    body.append((lines[end], end + 1))
+                    text = lines[end]
+                    body.append((text[min(margin, len(text) - len(text.lstrip())) :], end + 1))
                     end += 1
                 if end >= len(lines):
                     raise SystemExit(f"{path}:{i + 1}: unterminated doc-check comment")

@@ -43,6 +43,7 @@ ENV_NAMES = [
     "AGENT_ENDPOINT",
     "AGENT_ACCESS_KEY",
     "MODEL_ACCESS_KEY",
+    "INFERENCE_ENDPOINT",
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",
 ]
@@ -187,6 +188,7 @@ async def test_it_prints_the_environment_and_serves_every_kind_of_client() -> No
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", served.url)
         assert not served.url.endswith(":0")
         assert env["OPENAI_BASE_URL"] == served.url + "/v1"
+        assert env["INFERENCE_ENDPOINT"] == served.url
         assert served.key.startswith("fake-") and len(served.key) > 20  # random, per run
         assert env["MODEL_ACCESS_KEY"] == env["OPENAI_API_KEY"] == served.key
 

@@ -174,3 +174,19 @@ def test_a_block_is_built_after_its_predecessors_and_mapped_back_to_its_lines() 
 def test_an_unknown_directive_is_an_error() -> None:
     with pytest.raises(SystemExit, match="unknown doc-check directive"):
         checker.parse_blocks(Path("doc.md"), "<!-- doc-check: nmae=x -->\n```python\n```\n")
+
+
+def test_directives_inside_a_content_tab_lose_the_tabs_indentation() -> None:
+    text = (
+        '=== "agentchat"\n\n'
+        "    <!-- doc-check: run\n"
+        "    if True:\n"
+        "        fake_agent.reply('x')\n"
+        "    -->\n"
+        "    ```python\n"
+        "    print(1)\n"
+        "    ```\n"
+    )
+    (block,) = checker.parse_blocks(Path("tab.md"), text)
+    assert [line for line, _ in block.run] == ["if True:", "    fake_agent.reply('x')"]
+    assert block.code == ["print(1)"]

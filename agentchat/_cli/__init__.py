@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentchat",
         description=(
-            "Call hosted AI agents (DigitalOcean agents, serverless inference, any "
+            "Call hosted AI agents (DigitalOcean agents, serverless inference, any\n"
             "OpenAI-compatible server) from the terminal."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -470,7 +470,7 @@ class Chat:
         text = str(error)
         key, endpoint = {
             "agent": (f"${_common.AGENT_KEY}", f"--endpoint or ${_common.AGENT_ENDPOINT}"),
-            "inference": (f"${_common.MODEL_KEY}", "--endpoint"),
+            "inference": (f"${_common.MODEL_KEY}", f"--endpoint or ${_common.INFERENCE_ENDPOINT}"),
             "compatible": (f"${_common.OPENAI_KEY}", f"--base-url or ${_common.OPENAI_BASE_URL}"),
         }[self.where.kind]
         if isinstance(error, AuthenticationError):

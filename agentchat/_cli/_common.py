@@ -46,7 +46,7 @@ Kind = Literal["agent", "inference", "compatible"]
 
 # The environment variables each kind of server reads (as the clients do).
 AGENT_KEY, AGENT_ENDPOINT = "AGENT_ACCESS_KEY", "AGENT_ENDPOINT"
-MODEL_KEY = "MODEL_ACCESS_KEY"
+MODEL_KEY, INFERENCE_ENDPOINT = "MODEL_ACCESS_KEY", "INFERENCE_ENDPOINT"
 OPENAI_KEY, OPENAI_BASE_URL = "OPENAI_API_KEY", "OPENAI_BASE_URL"
 
 CONNECTION_HELP = (
@@ -109,7 +109,8 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         "--endpoint",
         metavar="URL",
         help=f"the agent endpoint (default: ${AGENT_ENDPOINT}); with --serverless, the "
-        "serverless inference endpoint (default: https://inference.do-ai.run)",
+        f"serverless inference endpoint (default: ${INFERENCE_ENDPOINT}, else "
+        "https://inference.do-ai.run)",
     )
     where.add_argument(
         "--serverless",

@@ -10,6 +10,7 @@ connections it prints, in one flushed write, the environment another program nee
     AGENT_ENDPOINT=http://127.0.0.1:8000
     AGENT_ACCESS_KEY=fake-...
     MODEL_ACCESS_KEY=fake-...
+    INFERENCE_ENDPOINT=http://127.0.0.1:8000
     OPENAI_BASE_URL=http://127.0.0.1:8000/v1
     OPENAI_API_KEY=fake-...
 
@@ -68,9 +69,10 @@ def configure(commands: Any) -> None:
         epilog=(
             "output: once it accepts connections, these lines on stdout (flushed together;\n"
             "valid sh, values quoted only where the shell needs it):\n"
-            "  AGENT_ENDPOINT=http://127.0.0.1:8000        also the serverless --endpoint\n"
+            "  AGENT_ENDPOINT=http://127.0.0.1:8000\n"
             "  AGENT_ACCESS_KEY=<key>\n"
             "  MODEL_ACCESS_KEY=<key>\n"
+            "  INFERENCE_ENDPOINT=http://127.0.0.1:8000\n"
             "  OPENAI_BASE_URL=http://127.0.0.1:8000/v1\n"
             "  OPENAI_API_KEY=<key>\n"
             "--json prints one JSON object on one line instead:\n"
@@ -403,6 +405,7 @@ def _environment(url: str, key: str) -> dict[str, str]:
         _common.AGENT_ENDPOINT: url,
         _common.AGENT_KEY: key,
         _common.MODEL_KEY: key,
+        _common.INFERENCE_ENDPOINT: url,
         _common.OPENAI_BASE_URL: f"{url}/v1",
         _common.OPENAI_KEY: key,
     }

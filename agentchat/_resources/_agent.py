@@ -18,6 +18,8 @@ class AsyncChat:
 
     def __init__(self, client: _AsyncClient) -> None:
         self.completions = AsyncCompletions(client)
+        """The agent's chat completions: ``create()``, ``create_many()``, ``create_all()``
+        and ``run_tools()``."""
 
 
 class AsyncAgent:
@@ -25,3 +27,4 @@ class AsyncAgent:
 
     def __init__(self, client: _AsyncClient) -> None:
         self.chat = AsyncChat(client)
+        """``client.agent.chat``, which holds ``completions``."""

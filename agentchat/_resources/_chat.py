@@ -19,3 +19,5 @@ class AsyncStandardChat:
 
     def __init__(self, client: _AsyncClient) -> None:
         self.completions = AsyncStandardCompletions(client)
+        """The standard chat completions: ``create()``, ``create_many()``, ``create_all()``
+        and ``run_tools()``."""

@@ -369,9 +369,9 @@ class _AsyncCompletionsBase:
         Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
         conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
         per request, and the summed ``usage``. With ``stream=True`` every request is
-        streamed, and the result is an :class:`~agentchat.AsyncToolRun` of events (text as it
-        arrives, tool calls, their results, round ends; use it with ``async with``), whose
-        ``get_result()`` gives the same result at the end.
+        streamed, and it returns the run as events instead (:class:`~agentchat.AsyncToolRun`,
+        read in ``async with``): text as it arrives, tool calls, their results, round ends;
+        its ``get_result()`` gives the same result at the end.
         """
         from .._tools._runner import start_tool_run  # the tool machinery loads only when used
 
@@ -456,10 +456,10 @@ class AsyncCompletions(_AsyncCompletionsBase):
         spec's limits before anything is sent and rejected with
         :class:`~agentchat.InvalidRequestError`.
 
-        With ``stream=True`` the result is an :class:`~agentchat.AsyncStream` of
-        :class:`~agentchat.ChatCompletionChunk` (use it with ``async with``); otherwise a
-        :class:`~agentchat.ChatCompletion`. Either has a ``response`` attribute with the
-        status, headers, request id and rate limits.
+        With ``stream=True`` it returns an open stream of
+        :class:`~agentchat.ChatCompletionChunk` (:class:`~agentchat.AsyncStream`, read in
+        ``async with``); otherwise a :class:`~agentchat.ChatCompletion`. Either has a
+        ``response`` attribute with the status, headers, request id and rate limits.
 
         ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
         beyond this signature (``extra_body`` is merged last and is not checked). Any other
@@ -565,13 +565,13 @@ class AsyncStandardCompletions(_AsyncCompletionsBase):
     ) -> ChatCompletion | AsyncStream:
         """Create a model response for the conversation in ``messages``.
 
-        The same as the agent client's ``create()``, with the standard chat-completions fields
-        only: an agent's own fields (``k``, ``kb_filters``, ``include_retrieval_info``, ...)
-        are refused before anything is sent. A field left at ``None`` is not sent; values are
-        checked against the spec's limits; ``extra_body``, ``extra_headers`` and
-        ``extra_query`` send what a server takes beyond these (vLLM's ``top_k``, Ollama's
-        ``options``), unchecked. With ``stream=True`` the result is an
-        :class:`~agentchat.AsyncStream`, otherwise a :class:`~agentchat.ChatCompletion`.
+        The same as the agent client's :meth:`AsyncCompletions.create`, with the standard
+        chat-completions fields only: an agent's own fields (``k``, ``kb_filters``,
+        ``include_retrieval_info``, ...) are refused before anything is sent. A field left at
+        ``None`` is not sent; values are checked against the spec's limits; ``extra_body``,
+        ``extra_headers`` and ``extra_query`` send what a server takes beyond these (vLLM's
+        ``top_k``, Ollama's ``options``), unchecked. With ``stream=True`` it returns an open
+        stream (:class:`~agentchat.AsyncStream`), otherwise a :class:`~agentchat.ChatCompletion`.
         """
         if unknown:
             raise unknown_keyword(unknown, STANDARD_KEYWORDS)

@@ -81,7 +81,7 @@ class AgentClient:
     many calls: it pools connections.
 
     ``hooks`` are objects told about every ``create()`` call (``on_request``, ``on_retry``,
-    ``on_response``, ``on_error``; see :class:`~agentchat._hooks.Hooks`). With ``telemetry``
+    ``on_response``, ``on_error``; see :class:`~agentchat.Hooks`). With ``telemetry``
     (the default) and OpenTelemetry installed, a hook recording each call as a span and in
     metrics is added to them; ``telemetry=False`` leaves it out.
     """
@@ -530,9 +530,9 @@ class Completions:
         Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
         conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
         per request, and the summed ``usage``. With ``stream=True`` every request is
-        streamed, and the result is an :class:`~agentchat.ToolRun` of events (text as it
-        arrives, tool calls, their results, round ends; use it with ``with``), whose
-        ``get_result()`` gives the same result at the end.
+        streamed, and it returns the run as events instead (:class:`~agentchat.ToolRun`,
+        read in ``with``): text as it arrives, tool calls, their results, round ends;
+        its ``get_result()`` gives the same result at the end.
         """
         result = self._portal.call(
             lambda: self._async.run_tools(
@@ -614,10 +614,10 @@ class Completions:
         spec's limits before anything is sent and rejected with
         :class:`~agentchat.InvalidRequestError`.
 
-        With ``stream=True`` the result is an :class:`~agentchat.Stream` of
-        :class:`~agentchat.ChatCompletionChunk` (use it with ``with``); otherwise a
-        :class:`~agentchat.ChatCompletion`. Either has a ``response`` attribute with the
-        status, headers, request id and rate limits.
+        With ``stream=True`` it returns an open stream of
+        :class:`~agentchat.ChatCompletionChunk` (:class:`~agentchat.Stream`, read in
+        ``with``); otherwise a :class:`~agentchat.ChatCompletion`. Either has a
+        ``response`` attribute with the status, headers, request id and rate limits.
 
         ``extra_headers``, ``extra_query`` and ``extra_body`` add what a server accepts
         beyond this signature (``extra_body`` is merged last and is not checked). Any other
@@ -921,9 +921,9 @@ class StandardCompletions:
         Returns a :class:`~agentchat.ToolRunResult`: the final ``completion``, the whole
         conversation as ``messages`` (ready to continue), a :class:`~agentchat.ToolRound`
         per request, and the summed ``usage``. With ``stream=True`` every request is
-        streamed, and the result is an :class:`~agentchat.ToolRun` of events (text as it
-        arrives, tool calls, their results, round ends; use it with ``with``), whose
-        ``get_result()`` gives the same result at the end.
+        streamed, and it returns the run as events instead (:class:`~agentchat.ToolRun`,
+        read in ``with``): text as it arrives, tool calls, their results, round ends;
+        its ``get_result()`` gives the same result at the end.
         """
         result = self._portal.call(
             lambda: self._async.run_tools(
@@ -991,13 +991,13 @@ class StandardCompletions:
     ) -> ChatCompletion | Stream:
         """Create a model response for the conversation in ``messages``.
 
-        The same as the agent client's ``create()``, with the standard chat-completions fields
-        only: an agent's own fields (``k``, ``kb_filters``, ``include_retrieval_info``, ...)
-        are refused before anything is sent. A field left at ``None`` is not sent; values are
-        checked against the spec's limits; ``extra_body``, ``extra_headers`` and
-        ``extra_query`` send what a server takes beyond these (vLLM's ``top_k``, Ollama's
-        ``options``), unchecked. With ``stream=True`` the result is an
-        :class:`~agentchat.Stream`, otherwise a :class:`~agentchat.ChatCompletion`.
+        The same as the agent client's :meth:`Completions.create`, with the standard
+        chat-completions fields only: an agent's own fields (``k``, ``kb_filters``,
+        ``include_retrieval_info``, ...) are refused before anything is sent. A field left at
+        ``None`` is not sent; values are checked against the spec's limits; ``extra_body``,
+        ``extra_headers`` and ``extra_query`` send what a server takes beyond these (vLLM's
+        ``top_k``, Ollama's ``options``), unchecked. With ``stream=True`` it returns an open
+        stream (:class:`~agentchat.Stream`), otherwise a :class:`~agentchat.ChatCompletion`.
         """
         result = self._portal.call(
             lambda: self._async.create(

@@ -73,13 +73,13 @@ __all__ = [
     "start_tool_run",
 ]
 
-#: What ``run_tools(tools=...)`` takes: :class:`FunctionTool` objects, or plain functions
-#: (wrapped with :func:`function_tool`).
 ToolLike: TypeAlias = FunctionTool | Callable[..., Any]
-#: What the model sees for a failed call: a format string with the fields ``{name}`` (the
-#: tool's), ``{error}`` (the exception's message) and ``{error_type}`` (its class name), or a
-#: function of the tool's name and the exception.
+"""What ``run_tools(tools=...)`` takes: :class:`FunctionTool` objects, or plain functions
+(wrapped with :func:`function_tool`)."""
 ErrorText: TypeAlias = str | Callable[[str, Exception], str]
+"""What the model sees for a failed call: a format string with the fields ``{name}`` (the
+tool's), ``{error}`` (the exception's message) and ``{error_type}`` (its class name), or a
+function of the tool's name and the exception."""
 OnToolError: TypeAlias = Literal["report", "raise"]
 
 _T = TypeVar("_T")
@@ -191,14 +191,17 @@ class ToolResultEvent:
 
     @property
     def result(self) -> str:
+        """The text sent back to the model: ``call.result``."""
         return self.call.result
 
     @property
     def error(self) -> Exception | None:
+        """The exception when the call failed: ``call.error``."""
         return self.call.error
 
     @property
     def duration(self) -> float:
+        """How long the call took, in seconds: ``call.duration``."""
         return self.call.duration
 
 
@@ -214,6 +217,9 @@ class RoundEnd:
 
 
 ToolRunEvent: TypeAlias = TextDelta | ToolCallEvent | ToolResultEvent | RoundEnd
+"""An event of a streamed tool run (:class:`AsyncToolRun`), in this order per round:
+:class:`TextDelta`, :class:`ToolCallEvent`, then :class:`ToolResultEvent` and
+:class:`RoundEnd` once the answer has ended."""
 
 
 # -- errors --------------------------------------------------------------------------------------
