@@ -179,6 +179,11 @@ def _directives(
         elif key == "output":
             pending["output"] = True
         elif key in ("setup", "run"):
+            if not body:  # lines that were read as directives, or none at all
+                raise SystemExit(
+                    f"{path}:{line}: doc-check {key} takes the comment's following lines: "
+                    f"start a comment of its own with '<!-- doc-check: {key}'"
+                )
             pending[key] = body
             return
         else:

@@ -15,6 +15,10 @@ parses them and their directives for this module). Here each block is executed:
   (:data:`FIXTURES`); clients made so are closed after the block.
 - ``run`` lines see the server as ``fake_agent``, to script its answers.
 - A block followed by an ``output`` block must print exactly that (``...`` matches anything).
+- A block that defines pytest tests (``def test_...``) is also run by pytest itself: every
+  such block of the docs becomes a test module, and one plain ``pytest`` process (no project
+  configuration, as in a user's project, but warnings as errors) runs them all; each block's
+  tests must pass.
 - ``no-run REASON`` and ``skip REASON`` blocks are reported as skipped with their reason; a
   block that includes a repository file (``--8<--``) must name a file that a test runs.
 
@@ -23,11 +27,14 @@ Warnings are errors here as in the whole suite, so an example that leaks a sessi
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib.util
 import logging
 import re
+import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -159,19 +166,89 @@ def fake_in_thread(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
         monkeypatch.chdir(tmp_path)
         root = logging.getLogger()
         handlers, level = list(root.handlers), root.level
+        root.handlers[:] = []  # as in a fresh script: logging.basicConfig() takes effect
         try:
             yield server
         finally:  # an example may configure logging: leave it as it was
             root.handlers[:], root.level = handlers, level
 
 
+def _defined_tests(block: Any) -> list[str]:
+    """The names of the pytest tests the block defines at its top level."""
+    try:
+        tree = ast.parse("\n".join(block.code))
+    except SyntaxError:
+        return []
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.name.startswith("test_")
+    ]
+
+
+def _module_name(block: Any) -> str:
+    return "test_" + re.sub(r"\W", "_", f"{block.path.with_suffix('')}_{block.first_line}")
+
+
+@pytest.fixture(scope="session")
+def pytest_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Per test module of the docs' test blocks: each test's outcome under plain pytest."""
+    folder = tmp_path_factory.mktemp("doc-tests")
+    ini = "[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings =\n    error\n"
+    (folder / "pytest.ini").write_text(ini)
+    written = []
+    for block in BLOCKS:
+        if block.skip or block.no_run or not _defined_tests(block):
+            continue
+        source, _ = checker.build_module(block, BY_FILE.get(block.path, {}))
+        (folder / f"{_module_name(block)}.py").write_text(source, encoding="utf-8")
+        written.append(f"{_module_name(block)}.py")
+    if not written:
+        return {}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    result = subprocess.run(
+        [*command, "--junit-xml=report.xml", *written],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if not (folder / "report.xml").exists():
+        pytest.fail(f"pytest did not run the docs' tests:\n{result.stdout}\n{result.stderr}")
+    outcomes: dict[str, dict[str, str]] = {}
+    for case in ElementTree.parse(folder / "report.xml").iter("testcase"):
+        # Not `find(...) or find(...)`: an Element without children is false.
+        failed = case.find("failure")
+        failed = case.find("error") if failed is None else failed
+        skipped = case.find("skipped")
+        outcome = "failed" if failed is not None else "skipped" if skipped is not None else "passed"
+        detail = (
+            (failed.get("message", "") + "\n" + (failed.text or "")) if failed is not None else ""
+        )
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        outcomes.setdefault(module, {})[case.get("name", "")] = outcome + detail
+    return outcomes
+
+
 @pytest.mark.parametrize("block", list(_params()))
 def test_doc_block_runs(
-    block: Any, fake_in_thread: FakeAgentServer, capsys: pytest.CaptureFixture[str]
+    block: Any,
+    fake_in_thread: FakeAgentServer,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     if block.include is not None:
         _check_include(block)
         return
+    tests = _defined_tests(block)
+    if tests:
+        outcomes = request.getfixturevalue("pytest_outcomes").get(_module_name(block), {})
+        ran = {name.partition("[")[0] for name in outcomes}
+        assert ran == set(tests), f"{block.label}: pytest ran {sorted(outcomes)}, not {tests}"
+        failed = {name: why for name, why in outcomes.items() if not why.startswith("passed")}
+        assert not failed, f"{block.label}: under pytest, {failed}"
     source, _ = checker.build_module(block, BY_FILE.get(block.path, {}), run=True)
     namespace: dict[str, Any] = {"__name__": "__main__", "fake_agent": fake_in_thread}
     namespace.update(_fixtures(block, fake_in_thread))
