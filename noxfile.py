@@ -7,7 +7,7 @@ nox -s typecheck    mypy --strict, over the code and every example in the README
 nox -s demo         a chat against the embedded fake agent: no account, no network
 nox -s webdemo      the web relay example's self-test: an aiohttp.web app streaming the fake
                     agent to a browser (`-- --port 8080` serves it instead)
-nox -s bench        benchmarks against raw aiohttp and the openai SDK (`-- --quick`: < 2 min)
+nox -s bench        benchmarks against raw aiohttp, the openai SDK and pydo (`-- --quick`)
 nox -s docs         the documentation site (MkDocs Material), built with warnings as errors
                     (`-- serve` serves it on http://127.0.0.1:8000 with live reload)
 nox -s live         the live suite against a real llama.cpp llama-server with a tiny model
@@ -132,15 +132,26 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: agentchat against raw aiohttp and the openai SDK on a local server.
+    """Benchmarks: agentchat against raw aiohttp, the openai SDK and pydo on a local server.
 
-    ``nox -s bench -- --quick`` takes under two minutes; ``-- --help`` lists the options
+    ``nox -s bench -- --quick`` takes a few minutes; ``-- --help`` lists the options
     (``--rounds``, ``--only``, ``--output-docs``, ``--profile``). Not part of the test run.
-    The openai SDK is installed here only: agentchat never depends on it. So are
+    The openai SDK and pydo are installed here only: agentchat depends on neither. So are
     opentelemetry-api and -sdk, for the rows of agentchat's telemetry (``bench/otel.py``).
     """
-    session.install("-e", ".", "openai", "opentelemetry-api", "opentelemetry-sdk")
+    session.install("-e", ".", "openai", "pydo", "opentelemetry-api", "opentelemetry-sdk")
     session.run("python", "-m", "bench.run", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the SSE decoder, accumulation, streaming, transport,
+    backoff, pacing, fan-out, batch files and validation, one module at a time against the
+    tests about it (scripts/mutants.py). ``-- _sse _backoff`` runs only those modules;
+    ``-- --report`` prints the last runs' survivors. Not part of the default sessions nor of
+    CI: the whole run takes long (docs/development.md says how long)."""
+    session.install("-e", ".[dev]", "mutmut>=3.8,<4")
+    session.run("python", "scripts/mutants.py", *session.posargs)
 
 
 @nox.session

@@ -1,5 +1,6 @@
-"""agentchat's benchmark suite: agentchat against raw aiohttp and the official ``openai`` SDK,
-all talking to one local OpenAI-compatible server that runs in a process of its own.
+"""agentchat's benchmark suite: agentchat against raw aiohttp, the official ``openai`` SDK and
+``pydo`` (DigitalOcean's SDK), all talking to one local OpenAI-compatible server that runs in a
+process of its own.
 
     nox -s bench                        # the full run (a few minutes)
     nox -s bench -- --quick             # fewer rounds and calls (under two minutes)
@@ -12,6 +13,7 @@ Modules, one concept each:
 - :mod:`bench.system`: CPU pinning, file-descriptor limits, a process's CPU time and CPU
   waits, the machine;
 - :mod:`bench.clients`: one class per client, all with the same interface;
+- :mod:`bench.pydo_http`: how pydo's clients are made to talk to the plain-http server;
 - :mod:`bench.measure`: interleaved rounds, medians, and the server's CPU (and the CPU waits
   of both sides) beside each figure;
 - :mod:`bench.scenarios`: what is measured, and how each scenario drives the clients;

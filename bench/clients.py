@@ -45,12 +45,15 @@ __all__ = [
     "CLIENTS",
     "OPENAI",
     "OPENAI_SYNC",
+    "PYDO",
+    "PYDO_SYNC",
     "RAW",
     "RAW_ORJSON",
     "AsyncBenchClient",
     "BenchClient",
     "SyncBenchClient",
     "available",
+    "is_sync",
     "isolated",
     "label",
     "make_client",
@@ -61,6 +64,8 @@ RAW: Final = "raw"
 RAW_ORJSON: Final = "raw-orjson"
 OPENAI: Final = "openai"
 OPENAI_SYNC: Final = "openai-sync"
+PYDO: Final = "pydo"
+PYDO_SYNC: Final = "pydo-sync"
 AGENTCHAT: Final = "agentchat"
 AGENTCHAT_SYNC: Final = "agentchat-sync"
 AGENTCHAT_OTEL: Final = "agentchat-otel"
@@ -122,7 +127,7 @@ BenchClient = AsyncBenchClient | SyncBenchClient
 
 class _SDKAsync(AsyncBenchClient):
     """An SDK whose ``create(..., stream=True)`` returns an async stream that is also an async
-    context manager (agentchat and openai): the calls and loops are the same for both."""
+    context manager (agentchat, openai and pydo): the calls and loops are the same for all."""
 
     _create: Any
 
@@ -473,11 +478,83 @@ class OpenAISync(_SDKSync):
         self._client.close()
 
 
+# -- pydo, DigitalOcean's SDK --------------------------------------------------------------
+
+
+class PydoAsync(_SDKAsync):
+    """``pydo.aio.Client`` (an azure-core pipeline on aiohttp), made for the agent as its docs
+    show (``agent_endpoint=``), called as ``client.agent.chat.completions.create(model=...,
+    messages=..., stream=...)``. Answers are ``DotDict`` subclasses (``dict`` with attribute
+    access: ``pydo.types.chat.ChatCompletion`` and ``ChatCompletionChunk``), from
+    ``json.loads``; a stream is its ``AsyncSSEStream``, an async context manager whose
+    ``close()`` ends it early. How it reaches the plain-http server, and its pool where the
+    bench sets one: :mod:`bench.pydo_http`."""
+
+    name = PYDO
+    label = "pydo (async)"
+
+    def __init__(self, base: str, connections: int | None) -> None:
+        import pydo.aio
+
+        from .pydo_http import async_options
+
+        options = async_options(TOKEN, connections, TIMEOUT)
+        self._client: Any = pydo.aio.Client(TOKEN, agent_endpoint=base, **options)
+        self._create: Any = self._client.agent.chat.completions.create
+
+    async def hold(self) -> Callable[[], Awaitable[None]]:
+        stream: Any = await self._create(model=MODEL, messages=MESSAGES, stream=True)
+        chunks: Any = aiter(stream)
+        await anext(chunks)
+
+        async def close() -> None:
+            await chunks.aclose()
+            await stream.close()
+
+        return close
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class PydoSync(_SDKSync):
+    """``pydo.Client``, pydo's blocking client (an azure-core pipeline on requests); the same
+    calls and answers as :class:`PydoAsync`, a stream is its ``SSEStream``."""
+
+    name = PYDO_SYNC
+    label = "pydo (sync)"
+
+    def __init__(self, base: str, connections: int | None) -> None:
+        import pydo
+
+        from .pydo_http import sync_options
+
+        options = sync_options(TOKEN, connections, TIMEOUT)
+        self._client: Any = pydo.Client(TOKEN, agent_endpoint=base, **options)
+        self._create: Any = self._client.agent.chat.completions.create
+
+    def hold(self) -> Callable[[], None]:
+        stream: Any = self._create(model=MODEL, messages=MESSAGES, stream=True)
+        chunks: Any = iter(stream)
+        next(chunks)
+
+        def close() -> None:
+            chunks.close()
+            stream.close()
+
+        return close
+
+    def close(self) -> None:
+        self._client.close()
+
+
 _CLASSES: Final = (
     RawAiohttp,
     RawAiohttpOrjson,
     OpenAIAsync,
     OpenAISync,
+    PydoAsync,
+    PydoSync,
     AgentchatAsync,
     AgentchatSync,
     AgentchatOtel,
@@ -489,21 +566,45 @@ CLIENTS: Final[dict[str, Callable[[str, int | None], BenchClient]]] = {
 }
 _LABELS: Final = {cls.name: cls.label for cls in _CLASSES}
 _ISOLATED: Final = frozenset(cls.name for cls in _CLASSES if cls.isolated)
+_SYNC: Final = frozenset(cls.name for cls in _CLASSES if cls.sync)
 
 _NEEDS: Final = {
     RAW_ORJSON: "orjson",
     OPENAI: "openai",
     OPENAI_SYNC: "openai",
+    PYDO: "pydo",
+    PYDO_SYNC: "pydo",
     AGENTCHAT_OTEL: "opentelemetry.trace",
     AGENTCHAT_OTEL_SDK: "opentelemetry.sdk",
 }
-#: Imported by :func:`preload` with the client's library (agentchat's lazy imports).
-_PRELOAD: Final = {AGENTCHAT_OTEL: "agentchat._otel", AGENTCHAT_OTEL_SDK: "agentchat._otel"}
+#: Imported by :func:`preload` with the client's library: what it imports lazily, when a
+#: client is made or on its first answer (pydo's transport, resources and answer types).
+_PRELOAD: Final[dict[str, tuple[str, ...]]] = {
+    AGENTCHAT_OTEL: ("agentchat._otel",),
+    AGENTCHAT_OTEL_SDK: ("agentchat._otel",),
+    PYDO: (
+        "pydo.aio",
+        "pydo.aio.agents",
+        "pydo.aio.gateway",
+        "pydo.resources.aio.agent_inference",
+        "pydo.resources.aio.inference",
+        "pydo.types._type_registry",
+        "azure.core.pipeline.transport._aiohttp",
+    ),
+    PYDO_SYNC: (
+        "pydo.agents",
+        "pydo.gateway",
+        "pydo.resources.agent_inference",
+        "pydo.resources.inference",
+        "pydo.types._type_registry",
+        "azure.core.pipeline.transport._requests_basic",
+    ),
+}
 
 
 def available(name: str) -> bool:
-    """False for a client whose library is not installed (the openai SDK is installed only in
-    the bench session; orjson may be missing where it has no wheel)."""
+    """False for a client whose library is not installed (the openai SDK and pydo are
+    installed only in the bench session; orjson may be missing where it has no wheel)."""
     module = _NEEDS.get(name)
     return module is None or available_module(module)
 
@@ -515,10 +616,15 @@ def preload(names: list[str]) -> None:
     modules = {"agentchat", "agentchat._sync"}
     for name in names:
         if available(name):
-            modules |= {_NEEDS.get(name, ""), _PRELOAD.get(name, "")}
+            modules |= {_NEEDS.get(name, ""), *_PRELOAD.get(name, ())}
     for module in sorted(modules):
         if module and available_module(module):
             importlib.import_module(module)
+
+
+def is_sync(name: str) -> bool:
+    """True for a blocking client."""
+    return name in _SYNC
 
 
 def isolated(name: str) -> bool:

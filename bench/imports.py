@@ -5,6 +5,12 @@ Every sample is one new ``python -c`` process that times its one import statemen
 everything the statement pulls in is counted. ``import agentchat`` is cheap by design (names
 are imported on first use); ``from agentchat import AsyncAgentClient`` is what a program
 actually pays, aiohttp included.
+
+pydo defers more: ``import pydo`` (which ``from pydo.aio import Client`` runs too) does not
+import its HTTP library (requests, or aiohttp for ``pydo.aio``) nor its resource classes;
+making the first client does. So four more statements import and then make a client, async
+and sync, agentchat's and pydo's, for a loopback endpoint (no connection is opened): what a
+program pays before its first request.
 """
 
 from __future__ import annotations
@@ -23,9 +29,31 @@ ROOT = Path(__file__).resolve().parent.parent
 STATEMENTS: Final[tuple[tuple[str, str, str], ...]] = (
     ("import-aiohttp", "import aiohttp", "aiohttp"),
     ("import-openai", "import openai", "openai"),
+    ("import-pydo", "import pydo", "pydo"),
+    ("import-pydo-async", "from pydo.aio import Client", "pydo"),
     ("import-agentchat", "import agentchat", "agentchat"),
     ("import-agentchat-async", "from agentchat import AsyncAgentClient", "agentchat"),
     ("import-agentchat-sync", "from agentchat import AgentClient", "agentchat"),
+    (
+        "client-agentchat-async",
+        "from agentchat import AsyncAgentClient; AsyncAgentClient('key', 'http://127.0.0.1')",
+        "agentchat",
+    ),
+    (
+        "client-pydo-async",
+        "from pydo.aio import Client; Client('key', agent_endpoint='http://127.0.0.1')",
+        "pydo",
+    ),
+    (
+        "client-agentchat-sync",
+        "from agentchat import AgentClient; AgentClient('key', 'http://127.0.0.1')",
+        "agentchat",
+    ),
+    (
+        "client-pydo-sync",
+        "import pydo; pydo.Client('key', agent_endpoint='http://127.0.0.1')",
+        "pydo",
+    ),
 )
 
 _PROGRAM = "import time\n_t = time.perf_counter()\n{statement}\nprint(time.perf_counter() - _t)\n"

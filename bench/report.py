@@ -2,7 +2,8 @@
 
 Every figure is a median over interleaved rounds, shown with its ratio to raw aiohttp
 measured in the same run (and, in scenarios that have it, to agentchat's async client), how
-much the rounds spread, and how busy the server was meanwhile.
+much the rounds spread, and how busy the server was meanwhile. A second table sets agentchat
+beside pydo, DigitalOcean's SDK, scenario by scenario, where the run has pydo's rows.
 
     python -m bench.report [--from bench/results/latest.json]
 
@@ -21,7 +22,15 @@ from pathlib import Path
 from typing import Any, Final
 
 from .budget import Verdict, judge
-from .clients import AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK, label
+from .clients import (
+    AGENTCHAT,
+    AGENTCHAT_OTEL,
+    AGENTCHAT_OTEL_SDK,
+    AGENTCHAT_SYNC,
+    PYDO,
+    PYDO_SYNC,
+    label,
+)
 from .measure import CLIENT_WAIT, SERVER_CPU, SERVER_WAIT, Series, ratio
 from .scenarios import ScenarioResult, Settings
 
@@ -32,6 +41,8 @@ __all__ = [
     "docs_page",
     "load_run",
     "main",
+    "pydo_pairs",
+    "pydo_table",
     "results_json",
     "results_markdown",
     "results_table",
@@ -165,6 +176,85 @@ def telemetry_table(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
+#: The series set side by side in :func:`pydo_table`: (pydo's, agentchat's, what they are).
+PYDO_PAIRS: Final[tuple[tuple[str, str, str], ...]] = (
+    (PYDO, AGENTCHAT, "async"),
+    (PYDO_SYNC, AGENTCHAT_SYNC, "sync"),
+    ("import-pydo", "import-agentchat-sync", "sync client's import"),
+    ("import-pydo-async", "import-agentchat-async", "async client's import"),
+    ("client-pydo-async", "client-agentchat-async", "import, then make an async client"),
+    ("client-pydo-sync", "client-agentchat-sync", "import, then make a sync client"),
+)
+
+
+@dataclass(frozen=True)
+class PydoPair:
+    """agentchat's series beside pydo's in one scenario."""
+
+    result: ScenarioResult
+    pydo: Series
+    agentchat: Series
+    kind: str
+
+    @property
+    def ratio(self) -> float | None:
+        """agentchat's figure over pydo's (the median of the per-round ratios)."""
+        return ratio(self.agentchat, self.pydo)
+
+    @property
+    def better(self) -> str:
+        """The client that did better in every round, or ``mixed`` when each did better in
+        some (then the difference is noise until more rounds settle it)."""
+        mine, theirs = self.agentchat.values, self.pydo.values
+        if len(mine) == len(theirs) and all(theirs):
+            ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
+        else:  # not paired round by round: the medians alone
+            ratios = [self.agentchat.median / self.pydo.median] if self.pydo.median else []
+        if not ratios:
+            return "-"
+        up = self.result.higher_is_better
+        if all(r > 1 if up else r < 1 for r in ratios):
+            return "agentchat"
+        if all(r < 1 if up else r > 1 for r in ratios):
+            return "pydo"
+        return "mixed"
+
+
+def pydo_pairs(results: Sequence[ScenarioResult]) -> list[PydoPair]:
+    """Every scenario's pydo series with agentchat's counterpart, in the run's order."""
+    pairs = []
+    for result in results:
+        for pydo, agentchat, kind in PYDO_PAIRS:
+            pydo_series, agentchat_series = result.get(pydo), result.get(agentchat)
+            if pydo_series is not None and agentchat_series is not None:
+                pairs.append(PydoPair(result, pydo_series, agentchat_series, kind))
+    return pairs
+
+
+def pydo_table(results: Sequence[ScenarioResult]) -> str:
+    """agentchat beside pydo, scenario by scenario: both medians, the ratio of agentchat's
+    figure to pydo's, and which did better in every round ("" when the run has no pydo
+    rows)."""
+    pairs = pydo_pairs(results)
+    if not pairs:
+        return ""
+    lines = [
+        "| scenario | pydo | agentchat | agentchat / pydo | better |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for pair in pairs:
+        unit, title = pair.result.unit, pair.result.title
+        if not title.startswith(f"{pair.kind}:"):  # "sync: ..." says it already
+            title += f" ({pair.kind})"
+        lines.append(
+            f"| {title} "
+            f"| {_number(pair.pydo.median, unit)} {unit} "
+            f"| {_number(pair.agentchat.median, unit)} {unit} "
+            f"| {_times(pair.ratio) or '-'} | {pair.better} |"
+        )
+    return "\n".join(lines)
+
+
 def budget_table(verdicts: Sequence[Verdict]) -> str:
     lines = ["| budget row | measured | budget | result |", "|---|---:|---|---|"]
     for verdict in verdicts:
@@ -214,10 +304,12 @@ def _disturbed_note(results: Sequence[ScenarioResult]) -> str:
         )
     return (
         f"(!) The client or the server waited for its CPU {DISTURBED:.0%} of the time or more "
-        f"in: {'; '.join(disturbed)}. Another process on the machine had that CPU (or, for "
-        "a sync client alone, its own event-loop thread, which shares CPU 1 with the "
-        "caller). Such figures are noisier; the interleaving spreads a disturbance over all "
-        "clients, but re-run before trusting a close call there."
+        f"in: {'; '.join(disturbed)}. Another process on the machine had that CPU (or the "
+        "client's own threads did, which share CPU 1 with the caller: the event-loop thread "
+        "of agentchat's sync facade, or the worker threads in which pydo's async client "
+        "looks up proxy and `.netrc` settings). Such figures are noisier; the interleaving "
+        "spreads a disturbance over all clients, but re-run before trusting a close call "
+        "there."
     )
 
 
@@ -251,14 +343,31 @@ def _machine_lines(info: RunInfo) -> str:
     )
 
 
+def _pydo_section(results: Sequence[ScenarioResult]) -> str:
+    table = pydo_table(results)
+    if not table:
+        return (
+            "This run has no pydo rows (pydo was not installed, `--only` left out the "
+            "scenarios that have them, or the run predates them)."
+        )
+    return (
+        "pydo, DigitalOcean's SDK, beside agentchat in every scenario that ran both: the "
+        "async clients, the sync clients, and the imports. Medians as above; *agentchat / "
+        "pydo* is the median over rounds of agentchat's figure divided by pydo's in the same "
+        "round (for times and memory below 1.00x means agentchat took less, for rates above "
+        "1.00x means agentchat did more); *better* is the one that did better in every "
+        "round, *mixed* where each did better in some.\n\n" + table
+    )
+
+
 def results_markdown(
     info: RunInfo,
     results: Sequence[ScenarioResult],
     verdicts: Sequence[Verdict],
     level: int = 2,
 ) -> str:
-    """The results section: machine, table, server note, RSS details, workloads, budget,
-    under headings of ``level``."""
+    """The results section: machine, table, server note, RSS details, telemetry, workloads,
+    agentchat beside pydo, budget, under headings of ``level``."""
     heading = "#" * level
     parts = [
         f"{heading} Machine",
@@ -293,6 +402,7 @@ def results_markdown(
             "run predates those rows), so the telemetry budget row is `not run`."
         )
     parts += ["What each round does:", _workloads(results)]
+    parts += [f"{heading} agentchat and pydo", _pydo_section(results)]
     parts += [f"{heading} Budget", budget_table(verdicts)]
     return "\n\n".join(parts) + "\n"
 
@@ -336,6 +446,17 @@ def results_json(
                 ],
             }
         )
+    versus_pydo = [
+        {
+            "scenario": pair.result.key,
+            "pydo": pair.pydo.client,
+            "agentchat": pair.agentchat.client,
+            "kind": pair.kind,
+            "ratio": pair.ratio,
+            "better": pair.better,
+        }
+        for pair in pydo_pairs(results)
+    ]
     return {
         "started": info.started,
         "seconds": round(info.seconds, 1),
@@ -350,6 +471,7 @@ def results_json(
             "changed": info.sources_changed,
         },
         "scenarios": scenarios,
+        "versus_pydo": versus_pydo,
         "budget": [
             {
                 "row": v.rule.row,
@@ -369,16 +491,17 @@ _DOCS_INTRO = """\
 # Benchmarks
 
 How agentchat compares with **raw aiohttp** (a hand-written `aiohttp` loop: the floor for a
-Python client) and the official **`openai` SDK**, async and sync, all talking to one local
-OpenAI-compatible server. pydo, DigitalOcean's own client, is not in the suite. The suite
-lives in [`bench/`](https://github.com/agentchat/agentchat/tree/main/bench); it is not part
-of the test run, and this page is written by it. The [budget](#budget) at the end is what
+Python client), the official **`openai` SDK** and **pydo** (DigitalOcean's official Python
+SDK), async and sync, all talking to one local OpenAI-compatible server. The suite lives in
+[`bench/`](https://github.com/agentchat/agentchat/tree/main/bench); it is not part of the
+test run, and this page is written by it. [agentchat and pydo](#agentchat-and-pydo) sets
+the two side by side, scenario by scenario; the [budget](#budget) at the end is what
 agentchat holds itself to.
 
 ## Running it
 
 ```bash
-nox -s bench                          # the full run (about 8 minutes on 2 cores)
+nox -s bench                          # the full run (about 11 minutes on 2 cores)
 nox -s bench -- --quick               # fewer rounds and calls: under two minutes
 nox -s bench -- --only stream,rss     # some scenarios only; also --rounds N
 nox -s bench -- --profile agentchat   # cProfile one client: top 10 functions by self time
@@ -388,10 +511,11 @@ nox -s bench -- --help                # every option, and the scenarios --only t
 
 Every run prints the table and writes `bench/results/latest.json` (every sample, ratio and
 server CPU figure) and `bench/results/latest.md`. The session installs agentchat (with
-orjson), the `openai` SDK (never a dependency of agentchat), and `opentelemetry-api` and
-`-sdk` for the telemetry rows. Without nox, `python -m bench.run` takes the same options from
-the repository root once those are installed. Let the run have the machine to itself: it
-pins the server and the clients to one core each.
+orjson), the `openai` SDK and `pydo` (neither is a dependency of agentchat), and
+`opentelemetry-api` and `-sdk` for the telemetry rows. Without nox, `python -m bench.run`
+takes the same options from the repository root once those are installed (a client whose
+library is missing is left out). Let the run have the machine to itself: it pins the server
+and the clients to one core each.
 
 Three more commands, run on their own:
 
@@ -434,22 +558,38 @@ Three more commands, run on their own:
   clients run on CPU 1 (where the OS allows pinning). Every body is encoded once at start-up:
   the completion JSON, and each whole stream, already cut into 64 KiB writes; a request costs
   it its HTTP parsing and a few writes. Any method and path is answered, so the openai SDK's
-  `/v1/chat/completions` and agentchat's `/api/v1/chat/completions?agent=true` get the same
-  bytes. Its CPU time is read from `/proc/<pid>/stat` around every round and shown beside
-  each figure as a share of one CPU: a figure taken while the server was busy 80% of the time
-  or more is flagged `(!)`, since there the server may have set the pace.
+  `/v1/chat/completions` and the `/api/v1/chat/completions?agent=true` of agentchat and pydo
+  get the same bytes. Its CPU time is read from `/proc/<pid>/stat` around every round and
+  shown beside each figure as a share of one CPU: a figure taken while the server was busy
+  80% of the time or more is flagged `(!)`, since there the server may have set the pace.
 - **The clients** run side by side in one process, in interleaved rounds (A B C A B C ...),
   so a slow spell of the machine touches all of them; each client's first round warms it up
   and is not counted; figures are medians over rounds. A ratio is the median of the per-round
   ratios (each client against raw aiohttp's round just before it), so that a change of the
   machine's speed during the run cancels out; the JSON also has the ratio of the medians.
-  Plain calls parse the answer (a dict for raw aiohttp, pydantic models for openai, attrs
-  classes for agentchat) and streams parse every chunk likewise. Raw aiohttp uses the
+  Plain calls parse the answer (a dict for raw aiohttp, pydantic models for openai, `DotDict`
+  objects, dicts with attribute access, for pydo, attrs classes for agentchat) and streams
+  parse every chunk likewise. Raw aiohttp uses the
   standard library's `json.loads`; *raw aiohttp + orjson* shows that floor with the JSON
   decoder agentchat uses (orjson, where it is installed).
 - **Bounded rounds**: every round stops at its count of calls or chunks, or after a time
-  limit (0.5 s quick, 3 s full) with the rate of what it did by then. Only the openai SDK is
-  slow enough to hit the limit; its stream figures then come from part of a stream.
+  limit (0.5 s quick, 3 s full) with the rate of what it did by then. The openai SDK's
+  streams are slow enough to hit the limit; their figures then come from part of a stream.
+- **pydo** is made as its documentation shows, `pydo.Client(token, agent_endpoint=...)` and
+  `pydo.aio.Client(...)`, and called as `client.agent.chat.completions.create(...)`, its
+  streams read in a `with` (`async with`) block. Its azure-core pipeline refuses to send a
+  bearer token over plain http, and the server is plain http on 127.0.0.1; azure-core's
+  per-call `enforce_https=False` does not reach the pipeline through pydo's `create()`. So
+  the pydo rows pass pydo's `authentication_policy=` the policy pydo builds by default
+  (azure-core's `BearerTokenCredentialPolicy` with pydo's credential and scope), subclassed
+  only to allow http: one dict store per request. Everything else is pydo's default: its
+  policies (retry, logging, tracing) and transport (requests, or aiohttp for `pydo.aio`)
+  with azure-core's settings, `trust_env` among them, so aiohttp looks up proxy and `.netrc`
+  settings in a worker thread on every request, which shows in the *waited for a CPU*
+  column. As for every client, reads and connects time out after 60 s, and in the peak-RSS
+  children the pool holds all 1,000 streams. pydo's sync client opens a new connection for
+  every stream: closing a stream closes its connection, even one read to the end.
+  `bench/pydo_http.py` has the details.
 - **Garbage collection**: the libraries are imported and `gc.freeze()` is called before the
   first round, and a `gc.collect()` runs before every round, outside the timing.
 - **OpenTelemetry**: every agentchat row is made with `telemetry=False` except two, beside
@@ -465,7 +605,8 @@ Three more commands, run on their own:
 - **Sync clients** are not run at concurrency 64: 64 threads would measure the GIL and thread
   switching more than the library. Their sequential and streaming figures have scenarios of
   their own, beside agentchat's async client. The sync facade's event-loop thread runs on the
-  same CPU as its caller, as every client thread here does.
+  same CPU as its caller, as every client thread here does (so do the worker threads of
+  pydo's async client).
 - **Peak RSS** is `ru_maxrss` of a fresh process per client that opens 1,000 streams at once
   (the sync clients: one after another, all kept open) and reads it once every stream has its
   first chunk; the server sends each stream one chunk and then stalls until the client
@@ -474,14 +615,17 @@ Three more commands, run on their own:
   `/proc/self/status`'s `VmHWM` is recorded beside it in the JSON as a check.
 - **Import time** is `time.perf_counter()` around the one statement in a fresh interpreter,
   with bytecode caches written (as from an installed wheel), interpreter start-up excluded.
+  pydo imports its HTTP library (requests, or aiohttp) and its resource classes only when the
+  first client is made, so four statements also make a client, agentchat's and pydo's, sync
+  and async: what a program pays before its first request.
 - **Decoding in memory** replays the 20,000-chunk stream from memory in 64 KiB reads, with no
   socket: the parsing cost alone (raw line splitting and `json.loads`, against agentchat's
   SSE decoder, attrs chunks and accumulation of the final completion).
 - **Disturbances**: the time the client's and the server's threads spent ready to run while
   something else had their CPU (`run_delay` in `/proc/<pid>/task/*/schedstat`) is shown
   beside each figure and flagged `(!)` from 10% of its time. On a quiet machine it is near 0;
-  for the sync clients it includes their own event-loop thread, which shares CPU 1 with the
-  caller.
+  it includes a client's own threads, which share CPU 1 with the caller: the event-loop
+  thread of agentchat's sync client, the worker threads of pydo's async client.
 
 The machine is shared and small (2 cores); the spread column says how much the rounds of
 each figure disagreed. A quick run (3 rounds) is a smoke test that can miss a budget row by

@@ -1,5 +1,6 @@
 """The benchmark suite's command line (``nox -s bench`` runs it; so can ``python -m bench.run``
-from the repository root, with agentchat, orjson and openai installed).
+from the repository root, with agentchat, orjson, openai and pydo installed; a client whose
+library is missing is left out).
 
     python -m bench.run [--quick] [--rounds N] [--only SCENARIO ...] [--output-docs]
                         [--profile CLIENT]
@@ -27,6 +28,7 @@ from .report import (
     RESULTS_DIR,
     RunInfo,
     budget_table,
+    pydo_table,
     results_table,
     telemetry_table,
     write_outputs,
@@ -48,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = ", ".join(s.key for s in SCENARIOS)
     parser = argparse.ArgumentParser(
         prog="python -m bench.run",
-        description="agentchat against raw aiohttp and the openai SDK, on a local server.",
+        description="agentchat against raw aiohttp, the openai SDK and pydo, on a local server.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer rounds and calls (under two minutes)"
@@ -163,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if telemetry:
         print("The cost of OpenTelemetry (ratios to agentchat without telemetry):")
         print(telemetry)
+        print()
+    versus_pydo = pydo_table(results)
+    if versus_pydo:
+        print("agentchat and pydo (agentchat's figure over pydo's, paired by round):")
+        print(versus_pydo)
         print()
     print(budget_table(verdicts))
     print()

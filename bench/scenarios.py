@@ -34,6 +34,8 @@ from .clients import (
     AGENTCHAT_SYNC,
     OPENAI,
     OPENAI_SYNC,
+    PYDO,
+    PYDO_SYNC,
     RAW,
     RAW_ORJSON,
     AsyncBenchClient,
@@ -41,6 +43,7 @@ from .clients import (
     SyncBenchClient,
     available,
     available_module,
+    is_sync,
     isolated,
     label,
     make_client,
@@ -351,7 +354,7 @@ class InProcess:
 
 def _run_rss(scenario: Scenario, ctx: Context, names: list[str]) -> list[Series]:
     if not ctx.settings.rss_sync:
-        names = [name for name in names if name not in (AGENTCHAT_SYNC, OPENAI_SYNC)]
+        names = [name for name in names if not is_sync(name)]
     base = f"{ctx.server.url}/{payloads.STALL}"
     streams = ctx.settings.rss_streams
     details: dict[str, dict[str, list[float]]] = {name: {} for name in names}
@@ -420,7 +423,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="non-stream latency, c=1",
         unit="ms/call",
         higher_is_better=False,
-        clients=(RAW, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
+        clients=(RAW, OPENAI, PYDO, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: f"{s.latency_calls} sequential calls per round, a 0.5 KB completion",
         run=InProcess(payloads.SMALL, *_sequential(lambda s: s.latency_calls)),
     ),
@@ -429,7 +432,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="non-stream throughput, c=64",
         unit="req/s",
         higher_is_better=True,
-        clients=(RAW, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
+        clients=(RAW, OPENAI, PYDO, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: (
             f"{s.throughput_calls} calls per round from {CONCURRENCY} concurrent workers "
             "(asyncio.gather); sync clients not run"
@@ -441,7 +444,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="100 KB body latency, c=1",
         unit="ms/call",
         higher_is_better=False,
-        clients=(RAW, OPENAI, AGENTCHAT),
+        clients=(RAW, OPENAI, PYDO, AGENTCHAT),
         workload=lambda s: f"{s.big_calls} sequential calls per round, content of 100 KB",
         run=InProcess(payloads.BIG, *_sequential(lambda s: s.big_calls)),
     ),
@@ -450,7 +453,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="1 stream x 20,000 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(RAW, RAW_ORJSON, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
+        clients=(RAW, RAW_ORJSON, OPENAI, PYDO, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: "one stream of 20,000 chunks per round, each parsed into an object",
         run=InProcess(
             payloads.stream_kind(payloads.STREAM_LONG), *_streams(1, payloads.STREAM_LONG)
@@ -461,7 +464,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="64 streams x 500 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(RAW, RAW_ORJSON, OPENAI, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
+        clients=(RAW, RAW_ORJSON, OPENAI, PYDO, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
         workload=lambda s: f"{CONCURRENCY} concurrent streams of 500 chunks per round, in total",
         run=InProcess(
             payloads.stream_kind(payloads.STREAM_SHORT),
@@ -473,7 +476,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="time to first chunk",
         unit="ms",
         higher_is_better=False,
-        clients=(RAW, OPENAI, AGENTCHAT, OPENAI_SYNC, AGENTCHAT_SYNC),
+        clients=(RAW, OPENAI, PYDO, AGENTCHAT, OPENAI_SYNC, PYDO_SYNC, AGENTCHAT_SYNC),
         workload=lambda s: (
             f"{s.first_calls} streams per round; the server sends the first chunk, then the "
             f"other {payloads.FIRST_STREAM_CHUNKS - 1} after {payloads.FIRST_DELAY * 1e3:g} ms"
@@ -485,7 +488,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="sync: non-stream latency, c=1",
         unit="ms/call",
         higher_is_better=False,
-        clients=(RAW, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC),
+        clients=(RAW, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC, PYDO_SYNC),
         workload=lambda s: f"{s.latency_calls} sequential calls per round, a 0.5 KB completion",
         run=InProcess(payloads.SMALL, *_sequential(lambda s: s.latency_calls)),
     ),
@@ -494,7 +497,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="sync: 1 stream x 20,000 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(RAW, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC),
+        clients=(RAW, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC, PYDO_SYNC),
         workload=lambda s: "one stream of 20,000 chunks per round, each parsed into an object",
         run=InProcess(
             payloads.stream_kind(payloads.STREAM_LONG), *_streams(1, payloads.STREAM_LONG)
@@ -518,7 +521,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="peak RSS, 1,000 open streams",
         unit="MiB",
         higher_is_better=False,
-        clients=(RAW, OPENAI, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC),
+        clients=(RAW, OPENAI, PYDO, AGENTCHAT, AGENTCHAT_SYNC, OPENAI_SYNC, PYDO_SYNC),
         workload=lambda s: (
             f"a fresh process per client opens {s.rss_streams} streams at once (sync clients: "
             "one after another) and reports ru_maxrss once all have their first chunk; "

@@ -28,7 +28,19 @@ __all__ = [
 SERVER_CORE = 0
 CLIENT_CORE = 1
 
-_LIBRARIES = ("agentchat", "aiohttp", "openai", "orjson", "attrs", "cattrs", "anyio", "httpx2")
+_LIBRARIES = (
+    "agentchat",
+    "aiohttp",
+    "openai",
+    "pydo",
+    "azure-core",
+    "requests",
+    "orjson",
+    "attrs",
+    "cattrs",
+    "anyio",
+    "httpx2",
+)
 
 
 def pin_to_cpu(cpu: int) -> bool:
