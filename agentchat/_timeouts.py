@@ -38,13 +38,22 @@ from ._errors import InvalidRequestError
 __all__ = ["DEFAULT_TIMEOUT", "Timeout", "TimeoutTypes", "to_timeout"]
 
 
+def _finite(value: float) -> bool:
+    """Whether ``value`` is a finite number of seconds a timer can take (an int too large
+    for a float is not: math.isfinite() raises for one)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _check_seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
+        or not _finite(value)
         or value <= 0
     ):
         raise config_error(
@@ -115,7 +124,7 @@ def to_timeout(
     if (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
-        and math.isfinite(value)
+        and _finite(value)
         and value > 0
     ):
         return Timeout.of(value)

@@ -53,7 +53,12 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # An int is finite however large (math.isfinite() of one beyond a float's range raises).
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (isinstance(value, int) or math.isfinite(value))
+    )
 
 
 def _string(param: str, value: Any) -> str:
@@ -231,6 +236,7 @@ def _check_messages(param: str, value: Any) -> list[dict[str, Any]]:
         if (
             type(message) is dict
             and message.keys() <= _PLAIN_MESSAGE_KEYS
+            and type(message.get("role")) is str  # an unhashable role goes the long way
             and message.get("role") in _ROLE_SET
             and type(message.get("content")) in (str, type(None))
         ):
