@@ -364,6 +364,15 @@ class _Call:
     arguments: str | None
 
 
+def _is_json(text: str | None) -> bool:
+    """Whether ``text`` is a whole JSON document (a call's arguments, all arrived)."""
+    try:
+        json.loads(text or "")
+    except ValueError:
+        return False
+    return True
+
+
 def _first_message(completion: ChatCompletion) -> ChatMessage:
     choices = completion.choices
     return choices[0].message if choices else ChatMessage()
@@ -791,8 +800,12 @@ class AsyncToolRun:
     def _events_of(
         self, batch: list[ChatCompletionChunk], stream: AsyncStream
     ) -> list[ToolRunEvent]:
-        """A batch's text, in one :class:`TextDelta`, then the tool calls it completed (a
-        call is complete once the next one starts)."""
+        """A batch's text, in one :class:`TextDelta`, then the tool calls it completed.
+
+        A call is complete once the next one has started and its arguments are whole JSON:
+        some servers (OpenAI, vLLM) interleave the fragments of parallel calls, so the next
+        call's start alone does not end the one before. Calls whose arguments never parse are
+        announced when the round ends."""
         round = len(self._loop.rounds)
         text: list[str] = []
         new_call = False
@@ -813,8 +826,11 @@ class AsyncToolRun:
                         self._latest_id = fragment.id
         events: list[ToolRunEvent] = [TextDelta(round, "".join(text))] if text else []
         if new_call:
-            calls = _calls_of(_first_message(stream.snapshot()), round)
-            events += self._announce(calls[:-1], round)
+            calls = _calls_of(_first_message(stream.snapshot()), round)[:-1]
+            whole = 0
+            while whole < len(calls) and _is_json(calls[whole].arguments):
+                whole += 1
+            events += self._announce(calls[:whole], round)
         return events
 
     def _announce(self, calls: list[_Call], round: int) -> list[ToolRunEvent]:

@@ -50,6 +50,8 @@ COMPLETIONS_PATH = "/api/v1/chat/completions"
 #: Serverless inference's path, and an OpenAI-compatible server's under the base URL ``/v1``.
 STANDARD_PATH = "/v1/chat/completions"
 CREATED = 1_700_000_000
+#: The largest write of a stream cut at random (``split``).
+SPLIT_MAX = 16
 #: The error ``id`` a scripted error gets for its status when none is given, as DigitalOcean
 #: names them.
 ERROR_CODES = {
@@ -184,6 +186,11 @@ class ScriptedStream:
       ``: ping`` comments this often while stalled), until the client goes away.
 
     ``write_size`` splits the bytes into writes of that size (1: byte by byte);
+    ``split`` (a seed) into writes of random sizes, 1 to 16 bytes, the same for the same
+    seed: boundaries fall anywhere, inside ``data:``, inside a UTF-8 character, between a
+    ``\\r`` and its ``\\n``, across events (``None``: the server's ``split``).
+    ``ensure_ascii=False`` sends non-ASCII text in the JSON as UTF-8 bytes rather than
+    ``\\u`` escapes, as most servers do (``None``: the server's ``ensure_ascii``).
     ``interval`` waits between events; ``line_ending`` is ``"\\n"``, ``"\\r\\n"`` or
     ``"\\r"``.
     """
@@ -195,6 +202,8 @@ class ScriptedStream:
     stall: bool = False
     heartbeat: float | None = None
     write_size: int | None = None
+    split: int | None = None
+    ensure_ascii: bool | None = None
     interval: float = 0.0
     line_ending: str = "\n"
     status: int = 200
@@ -220,6 +229,15 @@ class ScriptedToolCall:
         return json.dumps(dict(self.arguments))
 
 
+def _usages(usage: Sequence[Mapping[str, Any]] | None) -> tuple[dict[str, Any], ...] | None:
+    """Scripted usage objects, as a tuple of copies (``None``: the word count)."""
+    if usage is None:
+        return None
+    if isinstance(usage, Mapping) or not usage:
+        raise ValueError("usage must be a non-empty list of usage objects (dicts)")
+    return tuple(dict(item) for item in usage)
+
+
 @attrs.frozen
 class ScriptedReply:
     """An answer built like the default one, with scripted content: JSON for a plain request,
@@ -228,8 +246,16 @@ class ScriptedReply:
     ``content`` is the assistant's text (``None``: the default echo, or no text beside
     ``tool_calls``); ``pieces``, when given, is that text streamed one delta per piece
     (otherwise the text streams word by word, as the default answer does).
-    ``tool_calls`` are parallel calls (``finish_reason`` then defaults to ``"tool_calls"``).
-    ``delay`` waits before the headers; ``interval`` between streamed events.
+    ``tool_calls`` are parallel calls (``finish_reason`` then defaults to ``"tool_calls"``),
+    streamed one after the other: each call's ``id`` and name, then its arguments in pieces
+    of 8 characters; with ``interleave_calls``, the fragments of the calls alternate (the
+    first of each call, then the second of each, ...), as OpenAI and vLLM may send them.
+    ``usage`` (a list of usage objects) replaces the word-count usage: the JSON answer has
+    the last one; a stream sends each in a chunk with empty ``choices`` (whether or not the
+    request asked for ``stream_options.include_usage``), the last after the answer's end
+    and the others spread over the answer, as running counts are.
+    ``delay`` waits before the headers; ``interval`` between streamed events; ``split`` (a
+    seed) writes the stream in pieces of random sizes (see :class:`ScriptedStream`).
 
     ``fault`` breaks the exchange: ``"reset"`` drops the connection without answering;
     ``"cut"`` drops it after ``after`` events of a stream (half of a JSON body); ``"stall"``
@@ -244,6 +270,9 @@ class ScriptedReply:
     interval: float = 0.0
     fault: Literal["reset", "cut", "stall"] | None = None
     after: int = 2
+    interleave_calls: bool = False
+    usage: Sequence[Mapping[str, Any]] | None = attrs.field(default=None, converter=_usages)
+    split: int | None = None
 
     @property
     def scripts_content(self) -> bool:
@@ -310,6 +339,12 @@ class FakeAgentServer:
     ``keepalive_timeout`` is how long an idle keep-alive connection stays open before the
     server closes it.
 
+    Wire variations, for every stream (a :class:`ScriptedStream` or a reply can set its
+    own): ``split``, a seed, writes each stream's bytes in pieces of random sizes (1 to 16
+    bytes; each stream's sizes come from the seed and the request's number, so a run
+    repeats), as a network may cut them; ``ensure_ascii=False`` sends non-ASCII text as
+    UTF-8 bytes rather than ``\\u`` escapes, so that pieces can end inside a character.
+
     Load: ``open_streams`` is how many streams the server is sending right now and
     ``peak_streams`` the most it has sent at once; :meth:`hold_streams` makes each stream wait
     after its first event until a given number are open together, which proves that a
@@ -329,8 +364,12 @@ class FakeAgentServer:
         stream_delay: float = 0.0,
         response_delay: float = 0.0,
         keepalive_timeout: float = 75.0,
+        split: int | None = None,
+        ensure_ascii: bool = True,
     ) -> None:
         self.token = token
+        self.split = split
+        self.ensure_ascii = ensure_ascii
         self.stream_delay = stream_delay
         self.response_delay = response_delay
         self.model = model
@@ -521,17 +560,22 @@ class FakeAgentServer:
         finish_reason: str | None = None,
         interval: float = 0.0,
         delay: float = 0.0,
+        usage: Sequence[Mapping[str, Any]] | None = None,
+        split: int | None = None,
         times: int = 1,
     ) -> None:
         """Answer the next ``times`` requests with ``text``, as JSON or as a stream, whichever
         each asks for. A string streams word by word; a list of strings streams one delta
         per piece (``interval`` seconds apart) and is their concatenation as JSON.
-        ``delay`` waits before the headers."""
+        ``delay`` waits before the headers. ``usage``: the usage objects to report, the last
+        being the answer's (see :class:`ScriptedReply`); ``split``: a seed, to write the
+        stream in pieces of random sizes."""
         if isinstance(text, str):
             reply = ScriptedReply(content=text, finish_reason=finish_reason)
         else:
             reply = ScriptedReply(pieces=tuple(text), finish_reason=finish_reason)
-        self._queue(attrs.evolve(reply, interval=interval, delay=delay), times)
+        reply = attrs.evolve(reply, interval=interval, delay=delay, usage=usage, split=split)
+        self._queue(reply, times)
 
     def reply_tool_calls(
         self,
@@ -541,11 +585,16 @@ class FakeAgentServer:
         finish_reason: str | None = None,
         interval: float = 0.0,
         delay: float = 0.0,
+        interleave: bool = False,
+        usage: Sequence[Mapping[str, Any]] | None = None,
+        split: int | None = None,
         times: int = 1,
     ) -> None:
         """Answer the next ``times`` requests with these tool calls, made in parallel: each a
         ``(name, arguments)`` pair or a :class:`ScriptedToolCall`. ``text`` is content sent
-        beside them (none by default); ``finish_reason`` defaults to ``"tool_calls"``."""
+        beside them (none by default); ``finish_reason`` defaults to ``"tool_calls"``.
+        ``interleave`` streams the calls' fragments alternately rather than one call after
+        the other; ``usage`` and ``split`` are as for :meth:`reply`."""
         scripted = tuple(
             call if isinstance(call, ScriptedToolCall) else ScriptedToolCall(*call)
             for call in calls
@@ -558,6 +607,9 @@ class FakeAgentServer:
             finish_reason=finish_reason,
             interval=interval,
             delay=delay,
+            interleave_calls=interleave,
+            usage=usage,
+            split=split,
         )
         self._queue(reply, times)
 
@@ -740,6 +792,7 @@ class FakeAgentServer:
                 cut=reply.fault == "cut",
                 stall=reply.fault == "stall",
                 interval=reply.interval,
+                split=reply.split,
             )
             return await self._send_stream(request, stream, payload, headers)
         completion = self.completion(payload, number, reply)
@@ -765,35 +818,55 @@ class FakeAgentServer:
         )
         response.content_type = script.content_type
         await response.prepare(request)
+        number = int(headers["x-request-id"].rpartition("-")[2])
         events = script.events
         if events is None:
-            number = int(headers["x-request-id"].rpartition("-")[2])
             events = self.chunks(payload, number) if payload.get("messages") else []
         if script.stop_after is not None:
             events = events[: script.stop_after]
         end = script.line_ending.encode()
         interval = script.interval or self.stream_delay
+        ascii_only = self.ensure_ascii if script.ensure_ascii is None else script.ensure_ascii
         encoded = [
             (event.encode() if isinstance(event, str) else event)
             if isinstance(event, (str, bytes))
-            else b"data: " + json.dumps(event).encode() + end + end
+            else b"data: " + json.dumps(event, ensure_ascii=ascii_only).encode() + end + end
             for event in events
         ]
+        done = b"data: [DONE]" + end + end if script.done else b""
+        sizes = self._write_sizes(script, number)
         self.open_streams += 1
         self.peak_streams = max(self.peak_streams, self.open_streams)
         try:
             if self._hold is not None and encoded:
-                await _write(response, encoded.pop(0), script.write_size)
+                await _write(response, encoded.pop(0), sizes)
                 await self._held()
-            if not interval and not script.write_size:
-                encoded = [b"".join(encoded)]  # no pacing asked for: one write, at once
+            if not interval and script.split is None and self.split is None:
+                if not script.write_size:
+                    encoded = [b"".join(encoded)]  # no pacing asked for: one write, at once
+            elif not interval:  # random pieces: across events and [DONE] too
+                encoded, done = [b"".join(encoded) + done], b""
             for raw in encoded:
-                await _write(response, raw, script.write_size)
+                await _write(response, raw, sizes)
                 if interval and not await _pause(request, interval):
                     return response
+            if done:
+                await _write(response, done, sizes)
             return await self._end_stream(request, response, script)
         finally:
             self.open_streams -= 1
+
+    def _write_sizes(self, script: ScriptedStream, number: int) -> Iterator[int] | None:
+        """The sizes of the writes a stream is cut into (``None``: as they come)."""
+        if script.write_size:
+            return itertools.repeat(script.write_size)
+        if script.split is not None:
+            chance = random.Random(script.split)
+        elif self.split is not None:
+            chance = random.Random(f"{self.split}:{number}")
+        else:
+            return None
+        return iter(lambda: chance.randint(1, SPLIT_MAX), 0)
 
     async def _held(self) -> None:
         assert self._hold is not None
@@ -807,8 +880,6 @@ class FakeAgentServer:
         self, request: web.Request, response: web.StreamResponse, script: ScriptedStream
     ) -> web.StreamResponse:
         end = script.line_ending.encode()
-        if script.done:
-            await _write(response, b"data: [DONE]" + end + end, script.write_size)
         transport = request.transport
         if script.cut:
             _drop(request)
@@ -833,18 +904,26 @@ class FakeAgentServer:
         ``tool_choice`` streams the call's id and name, then its arguments in fragments;
         ``stream_options.include_usage`` adds a usage chunk (empty ``choices``), once per
         choice as soon as that choice finishes when ``n > 1``, counting that choice's tokens
-        only, as llama.cpp does.
+        only, as llama.cpp does. A reply's ``usage`` list is sent instead, whatever the
+        request asked: one chunk with empty ``choices`` each, the last at the end, the others
+        spread over the answer.
         """
         completion = self.completion(payload, number, reply)
         pieces = reply.pieces if reply is not None else None
+        interleave = reply is not None and reply.interleave_calls
+        scripted_usage = reply.usage if reply is not None else None
         head = {
             "id": completion["id"],
             "object": "chat.completion.chunk",
             "created": completion["created"],
             "model": completion["model"],
         }
-        per_choice = [_choice_deltas(choice, pieces) for choice in completion["choices"]]
+        per_choice = [
+            _choice_deltas(choice, pieces, interleave) for choice in completion["choices"]
+        ]
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        if scripted_usage:
+            include_usage = False
         chunks: list[dict[str, Any]] = []
         # With n > 1, llama.cpp sends each choice's own usage: the prompt and that choice's
         # completion tokens (each choice is a task of its own), which a client adds up.
@@ -856,18 +935,24 @@ class FakeAgentServer:
             "total_tokens": usage["prompt_tokens"] + own,
         }
         longest = max(len(deltas) for deltas in per_choice)
+        # Scripted running counts go after evenly spaced steps; the last count at the end.
+        running: dict[int, list[dict[str, Any]]] = {}
+        for i, count in enumerate((scripted_usage or ())[:-1]):
+            step = max(0, (i + 1) * longest // len(scripted_usage or ()) - 1)
+            running.setdefault(step, []).append(dict(count))
         for step in range(longest):
             for deltas in per_choice:
                 if step < len(deltas):
                     chunks.append({**head, "choices": [deltas[step]]})
                     if step == len(deltas) - 1 and include_usage and len(per_choice) > 1:
                         chunks.append({**head, "choices": [], "usage": own_usage})
+            chunks += [{**head, "choices": [], "usage": count} for count in running.get(step, ())]
         extras: dict[str, Any] = {
             k: completion[k] for k in ("retrieval", "functions", "guardrails") if k in completion
         }
         if extras:
             chunks[-1] = {**chunks[-1], **extras}
-        if include_usage and len(per_choice) == 1:
+        if (include_usage and len(per_choice) == 1) or scripted_usage:
             chunks.append({**head, "choices": [], "usage": completion["usage"]})
         return chunks
 
@@ -957,6 +1042,8 @@ class FakeAgentServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if reply is not None and reply.usage:
+            result["usage"] = dict(reply.usage[-1])
         if payload.get("include_retrieval_info"):
             result["retrieval"] = {
                 "retrieved_data": [{"id": "doc-1", "index": "kb-fake", "score": 0.9}]
@@ -1002,10 +1089,11 @@ def _last_user_content(messages: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def _choice_deltas(
-    choice: Mapping[str, Any], pieces: Sequence[str] | None = None
+    choice: Mapping[str, Any], pieces: Sequence[str] | None = None, interleave: bool = False
 ) -> list[dict[str, Any]]:
     """One choice of a completion as the sequence of stream deltas that add up to it: the
-    text word by word, or in ``pieces`` when given."""
+    text word by word, or in ``pieces`` when given; then the tool calls, one after the
+    other, or with their fragments alternating when ``interleave``."""
     index = choice["index"]
     message = choice["message"]
 
@@ -1018,26 +1106,30 @@ def _choice_deltas(
             words = message["content"].split(" ")
             pieces = [word + " " for word in words[:-1]] + [words[-1]]
         steps += [step({"content": piece}) for piece in pieces if piece]
+    per_call: list[list[dict[str, Any]]] = []
     for i, call in enumerate(message.get("tool_calls") or []):
         function = call["function"]
-        steps.append(
-            step(
-                {
-                    "tool_calls": [
-                        {
-                            "index": i,
-                            "id": call["id"],
-                            "type": "function",
-                            "function": {"name": function["name"], "arguments": ""},
-                        }
-                    ]
-                }
-            )
-        )
+        first = {
+            "index": i,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": function["name"], "arguments": ""},
+        }
         arguments = function["arguments"]
-        for start in range(0, len(arguments), 8):
-            fragment = arguments[start : start + 8]
-            steps.append(step({"tool_calls": [{"index": i, "function": {"arguments": fragment}}]}))
+        per_call.append(
+            [first]
+            + [
+                {"index": i, "function": {"arguments": arguments[start : start + 8]}}
+                for start in range(0, len(arguments), 8)
+            ]
+        )
+    if interleave:  # the first fragment of each call, then the second of each, ...
+        fragments = [
+            f for group in itertools.zip_longest(*per_call) for f in group if f is not None
+        ]
+    else:
+        fragments = [fragment for call_fragments in per_call for fragment in call_fragments]
+    steps += [step({"tool_calls": [fragment]}) for fragment in fragments]
     steps.append(step({}, choice["finish_reason"]))
     return steps
 
@@ -1061,12 +1153,24 @@ async def _pause(request: web.Request, seconds: float) -> bool:
     return True
 
 
-async def _write(response: web.StreamResponse, raw: bytes, size: int | None) -> None:
-    if not size:
+async def _write(response: web.StreamResponse, raw: bytes, sizes: Iterator[int] | None) -> None:
+    """Write ``raw`` at once, or in pieces of the given ``sizes``.
+
+    After each piece the server lets its event loop go round twice: a client on the same loop
+    (a test's async client) then reads that piece before the next is sent, so that each
+    piece reaches its decoder as a read of its own, boundaries where they were cut. (Without
+    this, the pieces pile up in the socket and the client reads them all at once.) A client
+    on another loop may still read several pieces at once, as a network can join them."""
+    if sizes is None:
         await response.write(raw)
         return
-    for start in range(0, len(raw), size):
+    start = 0
+    while start < len(raw):
+        size = next(sizes)
         await response.write(raw[start : start + size])
+        start += size
+        await asyncio.sleep(0)  # the client's loop reads the socket...
+        await asyncio.sleep(0)  # ... and the client's task takes what it read
 
 
 def _loads_or_empty(body: bytes) -> Any:
