@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import os
 import signal
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +261,98 @@ async def test_error_codes_are_stable_names_not_class_names(
         "temperature=9"
         in next(r for r in results(target) if r["custom_id"] == "local")["error"]["message"]
     )
+
+
+# -- durability: what is on disk while the run goes on ------------------------------------------
+
+
+def record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, int, int]]:
+    """Every ``os.fsync`` from now on, as (when, the file's inode, its size then); each is
+    still done."""
+    calls: list[tuple[float, int, int]] = []
+    fsync = os.fsync
+
+    def recorded(fd: int) -> None:
+        stat = os.fstat(fd)
+        calls.append((time.monotonic(), stat.st_ino, stat.st_size))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recorded)
+    return calls
+
+
+async def _eventually(condition: Callable[[], bool], what: str, within: float = 1.0) -> None:
+    """Wait for ``condition()`` to hold (it should at once); fail with ``what`` if it does
+    not within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(what)
+        await asyncio.sleep(0.005)
+
+
+async def test_finished_results_reach_the_file_while_the_run_goes_on(
+    server: FakeAgentServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = record_fsyncs(monkeypatch)
+    source = write_input(tmp_path / "in.jsonl", 10)
+    target = tmp_path / "out.jsonl"
+    server.reply("fine", times=4)
+    server.delay(30)  # the fifth request is held: the run is midway
+    async with server.client(max_retries=0) as client:
+        run = asyncio.ensure_future(
+            run_batch(client, source, target, max_concurrency=1, fsync_interval=3600)
+        )
+        try:
+            await _eventually(lambda: len(server.requests) == 5, "the fifth request never came")
+            # Read as another process would: a handle of its own, while the run is held.
+            await _eventually(
+                lambda: target.read_bytes().count(b"\n") == 4,
+                "the 4 finished results are not in the file (still in a buffer?)",
+            )
+            written = target.read_bytes()
+        finally:
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+    assert written.endswith(b"\n")  # whole lines only
+    lines = [json.loads(text) for text in written.splitlines()]
+    assert [r["custom_id"] for r in lines] == [f"req-{i}" for i in range(4)]
+    assert all(r["response"]["body"]["choices"][0]["message"]["content"] == "fine" for r in lines)
+    # Stopped (as by Ctrl-C): what finished stays, nothing more, and it was fsync'd on the way
+    # out (the interval, an hour, never came).
+    assert target.read_bytes() == written
+    inode = target.stat().st_ino
+    ours = [size for _, node, size in syncs if node == inode]
+    assert ours == [len(written)], f"the output's fsyncs saw {ours} bytes, not {len(written)}"
+
+
+async def test_the_output_is_fsynced_once_per_interval_and_at_the_end(
+    server: FakeAgentServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = record_fsyncs(monkeypatch)
+    source = write_input(tmp_path / "in.jsonl", 20)
+    target = tmp_path / "out.jsonl"
+    server.response_delay = 0.02  # one at a time: the run lasts at least 0.4 s, 8 intervals
+    interval = 0.05
+    async with server.client() as client:
+        report = await run_batch(client, source, target, max_concurrency=1, fsync_interval=interval)
+    assert report.succeeded == 20
+    final = target.read_bytes()
+    inode = target.stat().st_ino
+    ours = [(at, size) for at, node, size in syncs if node == inode]
+    assert ours, "the output was never fsync'd"
+    *during, (_, last_size) = ours
+    assert last_size == len(final)  # at the end, with every line
+    # During the run: every interval or so, not for every line, each time with whole lines.
+    assert len(during) >= 3, f"{len(during)} fsyncs in a run of 8 intervals or more"
+    times = [at for at, _ in during]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= interval, f"fsync'd more often than every {interval} s: {gaps}"
+    sizes = [size for _, size in during]
+    whole = all(size > 0 and final[size - 1 : size] == b"\n" for size in sizes)
+    assert whole, f"the fsyncs saw {sizes} bytes: not whole lines (a line left in a buffer?)"
+    assert sizes == sorted(set(sizes))  # more each time
 
 
 # -- stopping early when every request fails the same way ---------------------------------------

@@ -6,13 +6,16 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
+from aiohttp import web
 
 from agentchat import (
     AgentClient,
+    AsyncAgentClient,
     AsyncFanOut,
     ChatCompletion,
     ChatMessage,
@@ -279,22 +282,116 @@ async def test_pacing_stays_under_an_advertised_limit_without_429s() -> None:
     assert elapsed >= 2.0  # 120 requests at 40 per second need three windows
 
 
-async def test_a_429_pauses_every_worker(server: FakeAgentServer) -> None:
-    server.respond(
-        429, json={"id": "too_many_requests", "message": "slow"}, headers={"retry-after": "0.5"}
-    )
-    async with (
-        server.client(max_retries=3) as client,
-        client.agent.chat.completions.create_many(
-            (ask(f"q{i}") for i in range(12)), max_concurrency=1
-        ) as results,
-    ):
-        outcomes = [o async for o in results]
-        concurrency = results.pacer.concurrency
+class _PauseWatch:
+    """An agent endpoint that shows when a fan-out sends around a 429.
+
+    The first ``wave`` requests (one per worker) are held until all have arrived; the first
+    of them is then answered with a 429 and ``Retry-After``, the others ``hold`` seconds
+    later, while the pause runs: their workers are then free, with inputs left to send. Every
+    arrival is recorded (``time.monotonic()``, the client's clock too), and every answer.
+    """
+
+    def __init__(self, wave: int, retry_after: float, hold: float) -> None:
+        self.wave = wave
+        self.retry_after = retry_after
+        self.hold = hold
+        self.arrivals: list[tuple[float, str]] = []  # (when, question)
+        self.answered: Counter[str] = Counter()  # 200s per question
+        self.limited_at = 0.0  # when the 429 went out
+        self._all_in = asyncio.Event()
+        self._limited = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        question = (await request.json())["messages"][0]["content"]
+        self.arrivals.append((time.monotonic(), question))
+        number = len(self.arrivals)
+        if number <= self.wave:
+            if number == self.wave:
+                self._all_in.set()
+            await asyncio.wait_for(self._all_in.wait(), 5)
+            if number == 1:
+                self.limited_at = time.monotonic()
+                self._limited.set()
+                return web.json_response(
+                    {"id": "too_many_requests", "message": "slow down"},
+                    status=429,
+                    headers={"Retry-After": f"{self.retry_after:g}"},
+                )
+            await self._limited.wait()
+            await asyncio.sleep(self.hold)
+        self.answered[question] += 1
+        return web.json_response(
+            {
+                "id": f"c{number}",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": f"Echo: {question}"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        )
+
+
+@pytest.fixture
+async def pause_watch() -> AsyncIterator[Callable[[_PauseWatch], Awaitable[str]]]:
+    """Serve a :class:`_PauseWatch` on 127.0.0.1; gives its agent endpoint."""
+    runners: list[web.AppRunner] = []
+
+    async def start(watch: _PauseWatch) -> str:
+        app = web.Application()
+        app.router.add_post("/api/v1/chat/completions", watch.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        runners.append(runner)
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+RETRY_AFTER = 0.4
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+async def test_a_429_pauses_every_worker(
+    pause_watch: Callable[[_PauseWatch], Awaitable[str]], adaptive: bool
+) -> None:
+    # Eight workers, all busy when the 429 comes; seven of them are answered 0.1 s into the
+    # pause and have inputs left. Nothing may reach the server until the Retry-After has
+    # passed: not their next inputs, not the retry. (With one worker the retry's own wait
+    # makes the same gap, pause or no pause.)
+    watch = _PauseWatch(wave=8, retry_after=RETRY_AFTER, hold=0.1)
+    endpoint = await pause_watch(watch)
+    questions = [f"q{i}" for i in range(24)]
+    outcomes: list[Outcome] = []
+    async with AsyncAgentClient("key", endpoint, max_retries=2) as client:
+        # Bounded: a pause far longer than asked fails below by assertion, not by a timeout.
+        with anyio.move_on_after(1.5):
+            async with client.agent.chat.completions.create_many(
+                (ask(q) for q in questions), max_concurrency=8, adaptive=adaptive
+            ) as results:
+                async for outcome in results:
+                    outcomes.append(outcome)
+    assert watch.limited_at > 0, "the first wave never arrived whole"
+    after = [at - watch.limited_at for at, _ in watch.arrivals[watch.wave :]]
+    during = [round(gap, 3) for gap in after if gap < RETRY_AFTER]
+    assert during == [], f"sent during the {RETRY_AFTER} s pause, at +{during} s after the 429"
+    # ... and work resumes as the pause ends, not later (a pause that ignores Retry-After).
+    assert after, "nothing was sent after the 429 within 1.5 s"
+    assert min(after) < RETRY_AFTER + 0.3, f"the first send after the 429 came at +{min(after)} s"
+    # Every input has its outcome, each answered once; the limited one was sent twice.
+    assert sorted(o.index for o in outcomes) == list(range(24))
     assert all(o.ok for o in outcomes)
-    first, second = server.requests[0], server.requests[1]
-    assert second.received_at - first.received_at >= 0.45  # everyone waited
-    assert concurrency == 1
+    assert watch.answered == Counter(questions)
+    limited = watch.arrivals[0][1]
+    assert [q for _, q in watch.arrivals].count(limited) == 2
 
 
 async def test_concurrency_halves_on_429_and_grows_back() -> None:

@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from agentchat import (
     AsyncStream,
     IncompleteStreamError,
     Timeout,
+    _backoff,
 )
 from agentchat.testing import FakeAgentServer
 
@@ -44,13 +46,19 @@ def _http_date(seconds_from_now: float) -> str:
     return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
 
 
+@pytest.fixture
+def low_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every random draw of the backoff is its lower bound: waits are exact, runs repeat."""
+    monkeypatch.setattr(_backoff, "random", SimpleNamespace(uniform=lambda low, high: low))
+
+
 @pytest.mark.parametrize(
-    ("headers", "least_wait"),
+    ("headers", "least_wait", "most_wait"),
     [
-        ({"retry-after": "0.3"}, 0.3),
-        ({"retry-after-ms": "300"}, 0.3),
-        ({"retry-after": "HTTP-DATE"}, 0.0),  # a date has one-second resolution
-        ({}, 0.0),
+        ({"retry-after": "0.3"}, 0.3, 0.65),
+        ({"retry-after-ms": "300"}, 0.3, 0.65),
+        ({"retry-after": "HTTP-DATE"}, 0.0, 1.35),  # a date has one-second resolution
+        ({}, 0.75, 1.1),  # nothing said: a 429's first backoff step, 0.5 s + 0.25 s of jitter
     ],
     ids=["seconds", "milliseconds", "http-date", "none"],
 )
@@ -58,18 +66,21 @@ async def test_429_is_retried_after_the_wait_the_server_asks(
     server: FakeAgentServer,
     connect: Connect,
     fast_backoff: None,
+    low_jitter: None,
     headers: dict[str, str],
     least_wait: float,
+    most_wait: float,
 ) -> None:
+    # Every other wait is far from these bounds, whatever the draw: the plain backoff is
+    # 0.01 s (fast_backoff), a 429's backoff exactly 0.75 s (low_jitter).
     if headers.get("retry-after") == "HTTP-DATE":
         headers = {"retry-after": _http_date(1)}
     server.respond(429, json={"id": "too_many_requests", "message": "slow down"}, headers=headers)
     async with connect(max_retries=2) as client:
-        started = time.monotonic()
         completion = await create(client)
-    waited = time.monotonic() - started
-    assert waited >= least_wait
-    assert waited < 3
+    first, retry = server.requests
+    waited = retry.received_at - first.received_at  # not the client's start-up
+    assert least_wait <= waited < most_wait
     assert completion.response is not None and completion.response.attempts == 2
     assert [status for _, status in server.answered] == [429, 200]
 

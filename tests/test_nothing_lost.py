@@ -280,6 +280,8 @@ async def test_the_same_failure_reaches_next_batch_text_stream_and_the_final_com
         if read == "get_final_completion":
             delivered = words(n)  # not seen one by one, but in the partial
         check_failure("event_error", n, delivered, caught.value, stream.snapshot)
+        # Closed by the failure itself: no `async with` or `async for` here to close it.
+        assert scenario.response is not None and scenario.response.closed, read
 
 
 # -- the same, from a real server -----------------------------------------------------------
@@ -355,3 +357,31 @@ async def test_every_timeout_comes_after_the_chunks_that_arrived(
                     delivered.append(chunk.choices[0].delta.content or "")
         check_failure("idle_timeout", 4, delivered, caught.value, stream.snapshot)
         assert checked_out(client) == 0
+
+
+#: The failures after which a server may keep the connection open, sending nothing more.
+HELD_OPEN = sorted(set(FAILURES) - {"cut", "end_of_body"})
+
+
+@pytest.mark.parametrize("failure", HELD_OPEN)
+@pytest.mark.parametrize("read", ["next_batch", "get_final_completion"])
+async def test_a_failed_stream_closes_its_connection_at_once(
+    server: FakeAgentServer, failure: str, read: str
+) -> None:
+    """The server holds the connection open after the failure. Read without ``async with``
+    or ``async for`` (whose clean-up would close it anyway), the failure itself must close
+    it, at once: not when the stream is collected, nor when the client is closed."""
+    carried = FAILURES[failure][0]
+    events: list[Any] = [event(word) for word in words(2)] + ([carried] if carried else [])
+    server.enqueue(ScriptedStream(events=events, done=False, stall=True))
+    async with server.client(max_retries=0, timeout=Timeout(stream_idle=0.2)) as client:
+        stream = await client.agent.chat.completions.create(model="m", messages=USER, stream=True)
+        with pytest.raises(FAILURES[failure][1]):
+            if read == "next_batch":
+                while await stream.next_batch():
+                    pass
+            else:
+                await stream.get_final_completion()
+        assert checked_out(client) == 0, "the connection is still checked out after the error"
+        assert await server.wait_for_connections(0), "the connection is still open"
+        assert stream.closed

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import pickle
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -28,6 +29,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from agentchat import (
     AsyncAgentClient,
+    Outcome,
     RateLimitError,
     ResponseInfo,
     _backoff,
@@ -40,7 +42,7 @@ from agentchat._response import RateLimit, RateLimitBucket
 from agentchat._transport import current_pacing
 from agentchat.testing import FakeAgentServer
 
-from .conftest import create
+from .conftest import USER, create
 
 NOW = 1_800_000_000.0  # 2027-01-15, the clock of the parsing tests
 
@@ -361,6 +363,7 @@ def _epoch(seconds_from_now: float) -> str:
 async def test_a_429_waits_for_the_soonest_reset(
     server: FakeAgentServer, slept: list[float], low_jitter: None
 ) -> None:
+    scripted = time.time()
     server.respond(
         429,
         json=TOO_MANY,
@@ -376,7 +379,8 @@ async def test_a_429_waits_for_the_soonest_reset(
         completion = await create(client)
     assert completion.response is not None and completion.response.attempts == 2
     (delay,) = slept
-    assert 3.2 < delay <= 3.251
+    # 3 s from when it was scripted, plus the jitter (0.25 s): the reset came closer since.
+    assert 3.25 - (time.time() - scripted) - 0.001 < delay <= 3.251
 
 
 async def test_a_429_with_retry_after_waits_as_asked(
@@ -428,6 +432,49 @@ async def test_a_reset_beyond_60_s_is_raised_at_once_naming_the_bucket(
     assert "UTC), more than the 60 s agentchat sleeps for" in message
     assert slept == [] and len(server.requests) == 1 and info.value.attempts == 1
     assert info.value.response.rate_limit.buckets["tokens-per-day"].remaining == 0
+
+
+@pytest.mark.parametrize(
+    "headers", [{"retry-after": "3600"}, {"retry-after-ms": "3600000"}], ids=["seconds", "ms"]
+)
+async def test_a_retry_after_beyond_60_s_is_raised_at_once_naming_the_wait(
+    server: FakeAgentServer, slept: list[float], headers: dict[str, str]
+) -> None:
+    # The retry would succeed (the next answer is a 200): only the cap stops it, at once.
+    server.respond(429, json=TOO_MANY, headers=headers)
+    async with server.client(max_retries=3) as client:
+        started = time.monotonic()
+        with pytest.raises(RateLimitError) as info:
+            await create(client)
+        elapsed = time.monotonic() - started
+    assert slept == [] and elapsed < 1
+    assert (
+        "Rate limit exceeded; not retried: the server asked to wait 3600 s, more than the 60 s "
+        "agentchat sleeps for" in str(info.value)
+    )
+    assert info.value.attempts == 1 and len(server.requests) == 1
+
+
+async def test_a_fan_out_is_not_parked_by_a_retry_after_beyond_60_s(
+    server: FakeAgentServer, slept: list[float]
+) -> None:
+    # Each input fails at once saying why; the pacer does not hold the next ones for an hour.
+    server.respond(429, json=TOO_MANY, headers={"retry-after": "3600"}, times=3)
+    outcomes: list[Outcome] = []
+    async with server.client(max_retries=3) as client:
+        started = time.monotonic()
+        with anyio.move_on_after(2):  # parked: fails below by assertion, not by a timeout
+            async with client.agent.chat.completions.create_many(
+                ({"model": "m", "messages": USER} for _ in range(3)), max_concurrency=1
+            ) as results:
+                async for outcome in results:
+                    outcomes.append(outcome)
+        elapsed = time.monotonic() - started
+    assert len(outcomes) == 3, f"{len(outcomes)} of 3 inputs had an outcome after {elapsed:.1f} s"
+    assert elapsed < 1 and slept == []
+    for outcome in outcomes:
+        assert isinstance(outcome.error, RateLimitError)
+        assert "the server asked to wait 3600 s" in str(outcome.error)
 
 
 async def test_exhausted_retries_carry_the_rate_limits(
@@ -499,10 +546,13 @@ async def test_the_pacing_is_told_the_very_wait_the_retry_sleeps(
 
 
 async def _time_to_send(pacer: Pacer, bound: float = 2.0) -> float:
+    """How long a send waits; infinity when it still waits after ``bound`` seconds (so a
+    parked pacer fails the test's assertion then, not the suite's timeout)."""
     started = time.monotonic()
-    with anyio.fail_after(bound):
+    with anyio.move_on_after(bound):
         await pacer.before_send()
-    return time.monotonic() - started
+        return time.monotonic() - started
+    return math.inf
 
 
 async def test_a_429_pauses_the_pacer_for_the_retrys_wait() -> None:
