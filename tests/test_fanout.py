@@ -459,8 +459,13 @@ def test_breaking_a_sync_fan_out_stops_it() -> None:
                     break
         sent = len(server.requests)
         time.sleep(0.2)
-        assert len(server.requests) == sent  # nothing more after leaving
-    assert sent < 200
+        # Up to max_concurrency requests were already on their way when the loop was left
+        # (their bytes sent, the server not yet reading them); nothing new starts after.
+        settled = len(server.requests)
+        assert settled <= sent + 8
+        time.sleep(0.2)
+        assert len(server.requests) == settled  # nothing more after leaving
+    assert settled < 200
 
 
 class _SlowFirst(_InstantCompletions):
