@@ -112,11 +112,8 @@ class SSEDecoder:
                 self._partial.clear()
             self._partial.append(tail)
             return self._lines(lines)
-        if self._partial:
-            if lines:
-                lines[0] = b"".join(self._partial) + lines[0]
-            else:  # pragma: no cover - a terminator always yields at least one line
-                lines = [b"".join(self._partial)]
+        if self._partial:  # (a read ending in a terminator always has a first line)
+            lines[0] = b"".join(self._partial) + lines[0]
             self._partial.clear()
         return self._lines(lines)
 

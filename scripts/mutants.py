@@ -3,6 +3,7 @@
     python scripts/mutants.py                 # every module below, then the report
     python scripts/mutants.py _sse _backoff   # only these
     python scripts/mutants.py --report        # the report of the last runs, nothing run
+    python scripts/mutants.py --equivalents   # EQUIVALENT as the table in docs/development.md
 
 mutmut (3.x) plants one small bug at a time in a module (``<`` for ``<=``, ``and`` for
 ``or``, a changed constant, a dropped argument, ...) and runs the tests that cover the
@@ -64,6 +65,8 @@ TESTS = [
     "tests/test_validation.py",
     "tests/test_models.py",
     "tests/test_unit_mocked.py",
+    # what streams report to hooks and telemetry (AsyncStream._observe, _settle)
+    "tests/test_hooks.py",
 ]
 
 #: Tests that run agentchat in a child process: mutmut's instrumented package does not run
@@ -74,6 +77,17 @@ SUBPROCESS_TESTS = [
     "tests/test_batch.py::test_help_and_python_dash_m",
     "tests/test_batch.py::test_killed_mid_run_then_resumed_loses_and_repeats_nothing",
     "tests/test_batch.py::test_a_retry_killed_mid_run_then_resumed_loses_and_repeats_nothing",
+]
+
+#: Load tests: seconds each, and every mutant of the functions they run would run them again
+#: (a survivor runs every test that covers it). They hold scale, not exact behaviour; the
+#: precise tests beside them are what kill mutants.
+STRESS_TESTS = [
+    "tests/test_fanout.py::test_10000_requests_with_503s_and_429s_each_succeed_exactly_once",
+    "tests/test_fanout.py::test_memory_stays_flat_for_100000_lazy_inputs",
+    "tests/test_pool.py::test_one_sync_client_shared_by_1000_threads_carries_1000_streams_at_once",
+    "tests/test_pool.py::test_one_async_client_with_default_settings_carries_1000_streams_at_once",
+    "tests/test_sse.py::test_2_mb_of_small_events",
 ]
 
 #: Survivors that no test can kill, by mutmut's name for them, with the reason. Keep
@@ -108,7 +122,8 @@ def _configure(target: Path, modules: list[str]) -> None:
     quoted = ", ".join(f'"{test}"' for test in TESTS if (ROOT / test).exists())
     mutated = ", ".join(f'"agentchat/{module}.py"' for module in modules)
     patterns = ", ".join(f"'{pattern}'" for pattern in DO_NOT_MUTATE)
-    deselect = "".join(f', "--deselect", "{test}"' for test in SUBPROCESS_TESTS)
+    deselected = SUBPROCESS_TESTS + STRESS_TESTS
+    deselect = "".join(f', "--deselect", "{test}"' for test in deselected)
     config = f"""
 
 [tool.mutmut]
@@ -224,7 +239,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(MODULES)}")
     parser.add_argument("--report", action="store_true", help="report the last runs only")
+    parser.add_argument(
+        "--equivalents", action="store_true", help="print EQUIVALENT as a Markdown table"
+    )
     args = parser.parse_args()
+    if args.equivalents:
+        print("| mutant | why no test can tell it from the original |\n|---|---|")
+        for name, reason in sorted(EQUIVALENT.items()):
+            print(f"| `{name}` | {reason} |")
+        return 0
     modules = args.modules or list(MODULES)
     unknown = sorted(set(modules) - set(MODULES))
     if unknown:
