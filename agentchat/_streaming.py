@@ -343,7 +343,7 @@ class AsyncStream:
             detail = ""
         else:
             what = f"The connection broke after {chunks} chunks, before 'data: [DONE]'"
-            detail = f" ({cut or type(cut).__name__})"
+            detail = f" ({str(cut) or type(cut).__name__})"  # some errors have no text
         return IncompleteStreamError(
             f"{what}: the answer is incomplete{detail}", chunks=chunks, response=self.response
         )
