@@ -1097,3 +1097,133 @@ async def test_the_golden_catalogue_reaches_every_check(
     }
     checked = CHECKED_FIELDS | {"timeout", "max_retries", "extra_headers"}
     assert checked - named == set(), "no case of GOLDEN is rejected naming these keywords"
+
+
+# == The checker factories, called afresh ====================================================
+# _int_range(), _number_range() and _one_of() build the checks of _CHECKS once, at import. The
+# limit tests above go through that table; these build each checker again from the field's
+# limits and hold it to the same exact edges, messages and error attributes, and check that
+# the table's checker answers the same.
+
+
+def _outcome(check: Callable[[str, Any], Any], name: str, value: Any) -> tuple[Any, ...]:
+    """What a checker does with ``value``: ("ok", the value returned, its type) or
+    ("rejected", param, value, allowed)."""
+    try:
+        result = check(name, value)
+    except InvalidRequestError as exc:
+        return ("rejected", exc.param, exc.value, exc.allowed)
+    return ("ok", result, type(result))
+
+
+def _int_allowed(low: int | None, high: int | None) -> str:
+    if high is not None:
+        return f"an integer from {low} to {high} is required"
+    return f"an integer >= {low} is required" if low is not None else "an integer is required"
+
+
+@pytest.mark.parametrize(("name", "limits"), INT_RANGES.items(), ids=list(INT_RANGES))
+def test_an_integer_range_check_passes_each_integer_in_range_and_names_the_range(
+    name: str, limits: tuple[int | None, int | None]
+) -> None:
+    low, high = limits
+    check = _validate._int_range(low, high)
+    allowed = _int_allowed(low, high)
+    good = [low if low is not None else -(2**70), high if high is not None else 2**70]
+    bad: list[Any] = [1.0, True, False, "1", None]
+    if low is not None:
+        good.append(low + 1)
+        bad.append(low - 1)
+    if high is not None:
+        good.append(high - 1)
+        bad.append(high + 1)
+    expected = {
+        **{repr(v): ("ok", v, int) for v in good},
+        **{repr(v): ("rejected", name, v, allowed) for v in bad},
+    }
+    fresh = {repr(v): _outcome(check, name, v) for v in [*good, *bad]}
+    table = {repr(v): _outcome(_validate._CHECKS[name], name, v) for v in [*good, *bad]}
+    assert fresh == expected
+    assert table == expected
+
+
+@pytest.mark.parametrize(("name", "limits"), NUMBER_RANGES.items(), ids=list(NUMBER_RANGES))
+def test_a_number_range_check_passes_each_number_in_range_unchanged_and_names_the_range(
+    name: str, limits: tuple[int, int]
+) -> None:
+    low, high = limits
+    check = _validate._number_range(low, high)
+    allowed = f"a number from {low} to {high} is required"
+    good: list[Any] = [low, high, float(low), float(high), (low + high) / 2, _above(low)]
+    bad: list[Any] = [_below(low), _above(high), math.nan, math.inf, True, "1", None]
+    expected = {
+        **{repr(v): ("ok", v, type(v)) for v in good},
+        **{repr(v): ("rejected", name, v, allowed) for v in bad},
+    }
+    fresh = {repr(v): _outcome(check, name, v) for v in [*good, *bad]}
+    table = {repr(v): _outcome(_validate._CHECKS[name], name, v) for v in [*good, *bad]}
+    # NaN is not equal to itself: compare the rejection of NaN by its text.
+    assert repr(fresh) == repr(expected)
+    assert repr(table) == repr(expected)
+
+
+class _EqualToEverything:
+    """Not a string, though ``==`` says it equals any option."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "<equal to everything>"
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("reasoning_effort", _validate.REASONING_EFFORTS),
+        ("retrieval_method", _validate.RETRIEVAL_METHODS),
+    ],
+)
+def test_a_one_of_check_passes_each_option_and_lists_them_all_otherwise(
+    name: str, options: tuple[str, ...]
+) -> None:
+    check = _validate._one_of(options)
+    allowed = "one of " + ", ".join(repr(o) for o in options) + " is required"
+    odd = _EqualToEverything()
+    bad: list[Any] = ["extreme", options[0].upper(), "", None, 1, odd]
+    expected = {
+        **{repr(v): ("ok", v, str) for v in options},
+        **{repr(v): ("rejected", name, v, allowed) for v in bad},
+    }
+    for checker in (check, _validate._CHECKS[name]):
+        assert {repr(v): _outcome(checker, name, v) for v in [*options, *bad]} == expected
+
+
+# == Models inside dicts: turned into dicts, on the wire as if given as dicts =================
+
+
+async def test_a_model_inside_a_dict_is_sent_as_its_dict(
+    server: FakeAgentServer, async_client: AsyncAgentClient
+) -> None:
+    """A tool call, a tool and a tool choice given as dicts whose ``function`` is an agentchat
+    model: each is sent exactly as the all-dict form, and the caller's dicts keep their model."""
+    call: dict[str, Any] = {"id": "c1", "type": "function", "function": FUNCTION}
+    tool: dict[str, Any] = {"type": "function", "function": FunctionDefinition(name="f")}
+    choice: dict[str, Any] = {"type": "function", "function": ToolChoiceFunction(name="f")}
+    messages: list[Any] = [
+        *USER,
+        {"role": "assistant", "content": None, "tool_calls": [call, CALL]},
+        {"role": "tool", "content": "42", "tool_call_id": "c1"},
+    ]
+    await async_client.agent.chat.completions.create(
+        model="m", messages=messages, tools=[tool, TOOL], tool_choice=choice
+    )
+    body = server.requests[0].json()
+    assert body["messages"][1] == {"role": "assistant", "content": None, "tool_calls": [CALL, CALL]}
+    assert body["tools"] == [{"type": "function", "function": {"name": "f"}}, TOOL]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "f"}}
+    assert call["function"] is FUNCTION
+    assert isinstance(tool["function"], FunctionDefinition)
+    assert isinstance(choice["function"], ToolChoiceFunction)
