@@ -65,6 +65,11 @@ TESTS = [
     "tests/test_validation.py",
     "tests/test_models.py",
     "tests/test_unit_mocked.py",
+    # tests written against the survivors of earlier runs
+    "tests/test_accumulate_mutants.py",
+    "tests/test_streaming_mutants.py",
+    "tests/test_transport_mutants.py",
+    "tests/test_batch_mutants.py",
     # what streams report to hooks and telemetry (AsyncStream._observe, _settle)
     "tests/test_hooks.py",
 ]
@@ -92,7 +97,328 @@ STRESS_TESTS = [
 
 #: Survivors that no test can kill, by mutmut's name for them, with the reason. Keep
 #: docs/development.md's list in step.
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "agentchat._accumulate.xǁCompletionAccumulatorǁsnapshot__mutmut_29": (
+        "snapshot() builds a fresh empty dict instead of the shared EMPTY_EXTRA when no "
+        "chunk had unknown fields: equal ({}), left out of to_dict() and the Mapping "
+        "view, pickled and copied alike; only identity/allocation differs (an empty extra"
+        " then accepts item assignment, but a non-empty extra is a plain dict already, so"
+        " writability is no guarantee)"
+    ),
+    "agentchat._backoff.x_delay_after_429__mutmut_59": (
+        "exponent cap 17 vs 16: 0.5*2**16 s is already far above the MAX_RETRY_AFTER (60 "
+        "s) cap, and 2.0**17 does not overflow either, so the result is 60 s both ways"
+    ),
+    "agentchat._backoff.x_delay_after_429__mutmut_9": (
+        'initial bucket "" vs None is never returned: bucket is assigned together with '
+        "soonest, and only a non-None soonest is returned"
+    ),
+    "agentchat._batch.x__lines__mutmut_12": (
+        "_Line.number is never read (dead field): None for the number changes nothing seen"
+    ),
+    "agentchat._batch.x__lines__mutmut_3": (
+        'encoding "UTF-8" for "utf-8": codec names are case-insensitive, the same codec'
+    ),
+    "agentchat._batch.x__lines__mutmut_7": (
+        "_Line.number is never read (dead field): enumerate's start changes nothing seen"
+    ),
+    "agentchat._batch.x__lines__mutmut_8": (
+        "_Line.number is never read (dead field): enumerate's start changes nothing seen"
+    ),
+    "agentchat._batch.x__parse__mutmut_24": (
+        'method default "post" for "POST": the method is compared upper-cased, so the '
+        "default is accepted either way"
+    ),
+    "agentchat._batch.x__records__mutmut_6": (
+        'record="" for None on a JSON error: the next line maps every non-dict (so "") to None'
+    ),
+    "agentchat._batch.x__result_line__mutmut_14": (
+        "`info or True`: ChatCompletion.response is never None (an attrs default "
+        "ResponseInfo) and a ResponseInfo is always true, so info.status is taken either "
+        "way"
+    ),
+    "agentchat._batch.x__result_line__mutmut_15": (
+        "201 in the `else` branch of `info.status if info else 200`: dead, info "
+        "(ChatCompletion.response) is never None or false"
+    ),
+    "agentchat._batch.x__result_line__mutmut_19": (
+        "`info or True` for request_id: ChatCompletion.response is never None and always "
+        "true, so info.request_id is taken either way"
+    ),
+    "agentchat._batch.x__result_line__mutmut_50": (
+        "ensure_ascii=None for False: json.dumps tests it for truth only"
+    ),
+    "agentchat._batch.x__run__mutmut_100": (
+        "whole_run=None for False: BatchStoppedError only tests `not whole_run`"
+    ),
+    "agentchat._batch.x__run__mutmut_105": ("watching=None for False: only ever tested for truth"),
+    "agentchat._batch.x__run__mutmut_108": (
+        "held=None for []: once watching is False, held is only read by `if held:` (None "
+        "and [] both false); _fails_like is not called again"
+    ),
+    "agentchat._batch.x__run__mutmut_59": (
+        'encoding "UTF-8" for "utf-8": codec names are case-insensitive, the same codec'
+    ),
+    "agentchat._batch.x__run__mutmut_82": (
+        "ordered=None for False: create_many only tests ordered for truth (AsyncFanOut: "
+        "`self._ordered and`, `not self._ordered`)"
+    ),
+    "agentchat._batch.x__scan__mutmut_8": (
+        'encoding "UTF-8" for "utf-8": codec names are case-insensitive, the same codec'
+    ),
+    "agentchat._batch.x__truncate_partial_line__mutmut_13": (
+        'seek(size + 1) makes the fast "ends with a newline" check miss; the walk back '
+        "then truncates at the last newline = the end (same bytes)"
+    ),
+    "agentchat._batch.x__truncate_partial_line__mutmut_15": (
+        "read(None) from size - 1 reads the same single last byte"
+    ),
+    "agentchat._batch.x__truncate_partial_line__mutmut_16": (
+        "read(2) from size - 1 reads the same single last byte"
+    ),
+    "agentchat._batch.x__truncate_partial_line__mutmut_18": (
+        "the fast check never matches; the walk back then truncates at the last newline ="
+        " the end (same bytes, only slower)"
+    ),
+    "agentchat._batch.x__truncate_partial_line__mutmut_27": (
+        "read-back chunk size 65537 for 65536: any chunk size finds the same last newline"
+        " (only speed)"
+    ),
+    "agentchat._batch.x__truncate_partial_line__mutmut_31": (
+        "read(None) for read(step): the extra bytes beyond `position` hold no newline "
+        "(already searched), so rfind finds the same one (only memory)"
+    ),
+    "agentchat._batch.x__truncate_partial_line__mutmut_9": (
+        'seek(1, SEEK_END) makes the fast "ends with a newline" check miss; the walk back'
+        " then finds the same last newline, and truncating there is a no-op (same bytes)"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ__init____mutmut_2": (
+        "_skip_lf starts as None instead of False: it is only ever read as a truth value "
+        "(if self._skip_lf), where None and False agree"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ__init____mutmut_4": (
+        "_started starts as None instead of False: only read as a truth value (if not "
+        "self._started), where None and False agree"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ__init____mutmut_7": (
+        '_event starts as "" instead of None: only read as self._event or "message", '
+        'where "" and None both give "message" (as WHATWG says of an empty type)'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_dispatch__mutmut_20": (
+        '"UTF-8" for "utf-8": Python\'s codec names are case-insensitive'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_dispatch__mutmut_26": (
+        '_event reset to "" instead of None: only read as self._event or "message"'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_dispatch__mutmut_3": (
+        'b"\\n".join(data) of a one-item list is that item: the len(data) == 1 shortcut '
+        "only saves a join"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_field__mutmut_10": (
+        'value[:2] == b" " is always false, as value[:1] == b" " is in _field (see '
+        "_field__mutmut_7)"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_field__mutmut_12": (
+        'value[:1] == b"XX XX" is always false, as value[:1] == b" " is in _field (see '
+        "_field__mutmut_7)"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_field__mutmut_2": (
+        'the "data:" fast path in _field disabled: such lines (always without a space '
+        'after the colon: _lines takes "data: " inline) go through partition(b":"), name '
+        '"data", which appends the same value'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_field__mutmut_38": (
+        '"UTF-8" for "utf-8": Python\'s codec names are case-insensitive'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_field__mutmut_57": (
+        '"UTF-8" for "utf-8": Python\'s codec names are case-insensitive'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_field__mutmut_7": (
+        'the space test of _field\'s "data:" path: lines with "data: " never reach _field '
+        '(_lines takes them inline), so value[:1] == b" " is always false there'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_field__mutmut_9": (
+        'value[2:] in the branch that needs a space after "data:", never taken in _field '
+        "(see _field__mutmut_7)"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_lines__mutmut_5": (
+        '_event reset to "" instead of None: only read as self._event or "message", where'
+        ' both give "message"'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_lines__mutmut_6": (
+        'line[:7] == b"data: " is never true, so every data line takes the general path '
+        "of _field, which gives the same value (the inline test is a fast path only)"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁ_lines__mutmut_8": (
+        'the inline "data: " test never matches, so data lines take _field\'s general '
+        "path, same value (fast path only)"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁend__mutmut_1": (
+        "_skip_lf reset to None instead of False: only read as a truth value"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁend__mutmut_2": (
+        "_skip_lf set to True by end(): nothing is fed after end() (AsyncStream calls it "
+        "once, at the end of the body, and stops reading), so it is never read again"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁend__mutmut_3": (
+        '_event reset to "" instead of None: only read as self._event or "message"'
+    ),
+    "agentchat._sse.xǁSSEDecoderǁfeed__mutmut_13": (
+        'b"XXXX".join(self._partial) in the byte-order-mark path: before the first line '
+        "_partial holds at most one piece (it is cleared before each append), and joining"
+        " one piece ignores the separator"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁfeed__mutmut_15": (
+        "len(chunk) <= 3 instead of < 3: a 3-byte read that is a BOM prefix is the whole "
+        "BOM, which is then held back and stripped with the next read (or dropped by "
+        "end()) instead of stripped at once: same events, same comments"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁfeed__mutmut_16": (
+        "len(chunk) < 4 instead of < 3: the same as feed__mutmut_15 (the only 3-byte BOM "
+        "prefix is the BOM)"
+    ),
+    "agentchat._sse.xǁSSEDecoderǁfeed__mutmut_2": (
+        "_skip_lf reset to None instead of False: only read as a truth value"
+    ),
+    "agentchat._streaming.x__unread__mutmut_6": (
+        'getattr(content, "_buffer") without a default: content is always an aiohttp 3.x '
+        "StreamReader, which always has _buffer (tests/test_streaming.py fails if aiohttp"
+        " drops it), so the default is never used"
+    ),
+    "agentchat._streaming.xǁAsyncStreamǁ__repr____mutmut_13": (
+        'self._outcome or "XXXX": with no outcome, neither "" nor "XXXX" is a key of the '
+        'state map, so both give the default "open"'
+    ),
+    "agentchat._streaming.xǁAsyncStreamǁ_finish__mutmut_2": (
+        "raw is not None or not raw.content.is_eof(): _finish runs only from _read_batch,"
+        " which needs a response (raw is never None there), and with the body already "
+        "ended wait_eof() returns at once: same behaviour"
+    ),
+    "agentchat._streaming.xǁAsyncStreamǁ_finish__mutmut_8": (
+        "suppress() without asyncio.TimeoutError: on Python 3.11+ (the test env) it is "
+        "the same class as TimeoutError, still listed (on 3.10 test_after_done[nothing] "
+        "kills it)"
+    ),
+    "agentchat._streaming.xǁAsyncStreamǁ_finish__mutmut_9": (
+        "suppress() without TimeoutError: on Python 3.11+ asyncio.TimeoutError, still "
+        "listed, is the same class"
+    ),
+    "agentchat._streaming.xǁAsyncStreamǁ_observe__mutmut_18": (
+        "dropped.atexit = None: weakref.finalize's atexit setter stores bool(value), so "
+        "None is False"
+    ),
+    "agentchat._streaming.xǁAsyncStreamǁnext_batch_raw__mutmut_14": (
+        "zip(strict=None) behaves as strict=False"
+    ),
+    "agentchat._streaming.xǁAsyncStreamǁnext_batch_raw__mutmut_17": (
+        "zip() without strict is strict=False"
+    ),
+    "agentchat._transport.x__full_pool_size__mutmut_5": (
+        "default limit None vs 0 for a connector without .limit: both fail the same check"
+        " (not an int / <= 0) and return None"
+    ),
+    "agentchat._validate.x__check_message__mutmut_3": (
+        "a dict then goes through _object(), which returns a dict unchanged (the same "
+        "object): same message, same later checks (plain is still True for the key check)"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_26": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_28": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_29": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_30": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_31": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_32": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_34": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_35": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_messages__mutmut_36": (
+        "sends every plain {role, content} message down the general path "
+        "(_check_message), which accepts exactly the same messages and returns the same "
+        "dict object: only the fast path's speed is lost"
+    ),
+    "agentchat._validate.x__check_tool__mutmut_74": (
+        "tool.get(None) is None, so the tool dict is always copied with its function "
+        "dict: same content sent, only an extra shallow copy (speed)"
+    ),
+    "agentchat._validate.x__check_tool__mutmut_75": (
+        'tool.get() of a key other than "function" is never the converted function dict, '
+        "so the tool dict is always copied: same content sent, only an extra shallow copy"
+        " (speed)"
+    ),
+    "agentchat._validate.x__check_tool__mutmut_76": (
+        'tool.get() of a key other than "function" is never the converted function dict, '
+        "so the tool dict is always copied: same content sent, only an extra shallow copy"
+        " (speed)"
+    ),
+    "agentchat._validate.x__check_tool_call__mutmut_63": (
+        "call.get(None) is None, so the call dict is always copied with its function "
+        "dict: same content sent, only an extra shallow copy (speed)"
+    ),
+    "agentchat._validate.x__check_tool_call__mutmut_64": (
+        'call.get() of a key other than "function" is never the converted function dict, '
+        "so the call dict is always copied: same content sent, only an extra shallow copy"
+        " (speed)"
+    ),
+    "agentchat._validate.x__check_tool_call__mutmut_65": (
+        'call.get() of a key other than "function" is never the converted function dict, '
+        "so the call dict is always copied: same content sent, only an extra shallow copy"
+        " (speed)"
+    ),
+    "agentchat._validate.x__check_tool_choice__mutmut_61": (
+        "choice.get(None) is None, so the choice dict is always copied with its function "
+        "dict: same content sent, only an extra shallow copy (speed)"
+    ),
+    "agentchat._validate.x__check_tool_choice__mutmut_62": (
+        'choice.get() of a key other than "function" is never the converted function '
+        "dict, so the choice dict is always copied: same content sent, only an extra "
+        "shallow copy (speed)"
+    ),
+    "agentchat._validate.x__check_tool_choice__mutmut_63": (
+        'choice.get() of a key other than "function" is never the converted function '
+        "dict, so the choice dict is always copied: same content sent, only an extra "
+        "shallow copy (speed)"
+    ),
+    "agentchat._validate.x__unknown_message_key__mutmut_30": (
+        "n=3 (the default) instead of n=1: get_close_matches lists the best match first "
+        "and only close[0] is used"
+    ),
+    "agentchat._validate.x__unknown_message_key__mutmut_31": (
+        "dropping cutoff=0.6 leaves the default cutoff, which is 0.6"
+    ),
+    "agentchat._validate.x__unknown_message_key__mutmut_32": (
+        "n=2 instead of n=1: get_close_matches lists the best match first and only close[0] is used"
+    ),
+}
 
 #: Lines never mutated: logging (what is logged is not behaviour the tests pin down, and
 #: its text is free to change) and ``__repr__`` strings.
