@@ -23,17 +23,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 
 from agentchat import AsyncAgentClient
 
 SERVER = """
-import asyncio, json, sys
+import asyncio, json, os, sys
 from agentchat.testing import FakeAgentServer
 options = json.loads(sys.argv[1])
 chaos = options.pop("chaos")
+cpu = options.pop("cpu", None)
+if cpu is not None and hasattr(os, "sched_setaffinity"):
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        pass
 async def main():
     async with FakeAgentServer(**options) as server:
         for rate, status, seed in chaos:
@@ -56,9 +62,16 @@ asyncio.run(main())
 """
 
 
+#: The two series of the ``fanout`` scenario of ``bench.run`` (and its budget row).
+FANOUT_GATHER: Final = "fanout-gather"
+FANOUT_AGENTCHAT: Final = "fanout-agentchat"
+#: 10% of requests fail with 503 (``retry-after-ms: 20``): what both must retry.
+CHAOS_503: Final = [(0.10, 503, 1)]
+
+
 class Server:
-    """The fake agent in a subprocess; ``counts()`` reports what it answered since the last
-    call."""
+    """The fake agent in a subprocess (on CPU ``cpu``, where given); ``counts()`` reports
+    what it answered since the last call."""
 
     def __init__(self, **options: Any) -> None:
         self.process = subprocess.Popen(
@@ -125,6 +138,11 @@ async def gather_run(url: str, texts: list[str], concurrency: int) -> int:
 
 
 Runner = Callable[[str, list[str], int], Coroutine[Any, Any, int]]
+#: The runners by series, with their labels.
+RUNNERS: Final[dict[str, tuple[str, Runner]]] = {
+    FANOUT_GATHER: ("asyncio.gather + semaphore, raw aiohttp", gather_run),
+    FANOUT_AGENTCHAT: ("agentchat create_many", agentchat_run),
+}
 
 
 def timed(runner: Runner, url: str, texts: list[str], concurrency: int) -> tuple[float, int]:
@@ -144,7 +162,7 @@ def main() -> None:
     runners["asyncio.gather + semaphore, raw aiohttp"] = gather_run
 
     mixes = {
-        "10% 503s": [(0.10, 503, 1)],
+        "10% 503s": CHAOS_503,
         "10% 503s and 2% 429s": [(0.10, 503, 1), (0.02, 429, 2)],
     }
     for label, chaos in mixes.items():

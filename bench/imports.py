@@ -11,6 +11,9 @@ import its HTTP library (requests, or aiohttp for ``pydo.aio``) nor its resource
 making the first client does. So four more statements import and then make a client, async
 and sync, agentchat's and pydo's, for a loopback endpoint (no connection is opened): what a
 program pays before its first request.
+
+Beside them, two whole processes timed from outside (:data:`COMMANDS`): a bare interpreter
+and ``agentchat --help``, whose difference is what the command line costs a user.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Final
 
-__all__ = ["STATEMENTS", "import_ms"]
+__all__ = ["COMMANDS", "STATEMENTS", "command_ms", "import_ms"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +60,14 @@ STATEMENTS: Final[tuple[tuple[str, str, str], ...]] = (
     ),
 )
 
+#: (key, label, arguments after the interpreter): whole processes, timed from outside, their
+#: start-up included. ``agentchat --help`` is held to a bare interpreter's start: the budget
+#: is the difference, what the command line itself costs before it can answer.
+COMMANDS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+    ("bare-interpreter", "python -c pass", ("-c", "pass")),
+    ("cli-help", "agentchat --help", ("-m", "agentchat", "--help")),
+)
+
 _PROGRAM = "import time\n_t = time.perf_counter()\n{statement}\nprint(time.perf_counter() - _t)\n"
 
 
@@ -71,3 +83,22 @@ def import_ms(statement: str) -> float:
         check=True,
     )
     return float(done.stdout.strip().splitlines()[-1]) * 1e3
+
+
+def command_ms(arguments: tuple[str, ...]) -> float:
+    """Milliseconds from starting ``python *arguments`` to its exit (it must succeed).
+
+    ``agentchat --help`` runs as ``python -m agentchat --help``: the console script
+    ``agentchat`` runs the same ``main()`` (without runpy's few hundred microseconds), and the
+    interpreter is then surely this one."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, *arguments],
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return (time.perf_counter() - started) * 1e3

@@ -1,7 +1,8 @@
-"""Client CPU instructions per call, counted by valgrind's callgrind: a figure the machine's
-noise does not move.
+"""Client CPU instructions and memory allocations per call and per chunk, counted by valgrind:
+figures the machine's noise does not move.
 
-    python -m bench.instructions [--concurrency 1 64] [--calls 200 1200] [--streams]
+    python -m bench.instructions [--concurrency 1 64] [--calls 200 1200]
+                                 [--streams | --chunks] [--allocations]
 
 On a shared machine the wall-clock rounds of ``bench.run`` can disagree by half; an instruction
 count repeats to within about 1%. Each client runs the plain (non-stream) call against the
@@ -9,10 +10,19 @@ benchmark server twice under callgrind, with two different numbers of calls; the
 between the two counts, divided by the difference in calls, is the cost of one call with the
 interpreter's start-up, the imports and the first connection taken out. Only the client
 process is counted (callgrind does not follow the server, which runs as in ``bench.run``).
-With ``--streams`` each call is a short stream instead (20 chunks, read to the end: the
-time-to-first-chunk scenario's). Needs ``valgrind`` on the PATH; runs in a few minutes. Prints
-the figures and writes them to ``bench/results/instructions.txt`` (``instructions-streams.txt``
-with ``--streams``). Not part of the test run.
+
+- ``--streams``: each call is a short stream instead (20 chunks, read to the end: the
+  time-to-first-chunk scenario's).
+- ``--chunks``: the cost of one streamed chunk: one stream of 20,000 chunks against one of
+  500, the difference divided by 19,500 (concurrency does not apply).
+- ``--allocations``: count heap allocations (and bytes) instead of instructions, under
+  valgrind's DHAT with ``PYTHONMALLOC=malloc``, so that every object the interpreter
+  allocates is one ``malloc``.
+
+Needs ``valgrind`` on the PATH; runs in a few minutes. Prints the figures and writes them to
+``bench/results/`` (``instructions.txt``, ``instructions-streams.txt``,
+``instructions-chunks.txt``, and ``allocations*.txt`` for ``--allocations``). Not part of the
+test run.
 """
 
 from __future__ import annotations
@@ -20,27 +30,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 
-from .clients import AgentchatAsync, AsyncBenchClient, RawAiohttp
-from .payloads import FIRST, SMALL
+from .clients import AgentchatAsync, AsyncBenchClient, RawAiohttp, RawAiohttpFast
+from .payloads import FIRST, SMALL, STREAM_LONG, STREAM_SHORT, stream_kind
 from .server import ROOT, ServerProcess
 
 CLIENTS: dict[str, Callable[[str, int | None], AsyncBenchClient]] = {
     "raw aiohttp": RawAiohttp,
+    "raw iter_any": RawAiohttpFast,
     "agentchat": AgentchatAsync,
 }
-RESULT = ROOT / "bench" / "results" / "instructions.txt"
+RESULTS = ROOT / "bench" / "results"
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+_TOTAL = re.compile(r"Total:\s*([\d,]+) bytes in ([\d,]+) blocks")
 
 
-async def _calls(client: AsyncBenchClient, calls: int, concurrency: int, streams: bool) -> None:
+async def _calls(client: AsyncBenchClient, calls: int, concurrency: int, mode: str) -> None:
+    if mode == "chunks":
+        # One stream of `calls` chunks (its path was chosen by the parent); nothing before it
+        # but what both counts share.
+        await client.stream()
+        await client.aclose()
+        return
     limit = asyncio.Semaphore(concurrency)
-    call = client.first_chunk if streams else client.complete
+    call = client.first_chunk if mode == "streams" else client.complete
 
     async def one() -> None:
         async with limit:
@@ -51,60 +70,81 @@ async def _calls(client: AsyncBenchClient, calls: int, concurrency: int, streams
     await client.aclose()
 
 
-def _child(client: str, url: str, calls: int, concurrency: int, streams: bool) -> None:
-    path = FIRST if streams else SMALL
-    asyncio.run(_calls(CLIENTS[client](f"{url}/{path}", None), calls, concurrency, streams))
+def _child(client: str, url: str, calls: int, concurrency: int, mode: str) -> None:
+    path = {"calls": SMALL, "streams": FIRST, "chunks": stream_kind(calls)}[mode]
+    asyncio.run(_calls(CLIENTS[client](f"{url}/{path}", None), calls, concurrency, mode))
 
 
-def count(client: str, url: str, calls: int, concurrency: int, streams: bool = False) -> int:
-    """Instructions the client process executed for ``calls`` calls (and its start-up)."""
-    command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, "-m", "bench.instructions",
-        "--child", client, url, str(calls), str(concurrency), "1" if streams else "0",
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    match = _COLLECTED.search(done.stderr)
+def count(
+    client: str, url: str, calls: int, concurrency: int, mode: str = "calls", *, allocations: bool
+) -> int:
+    """Instructions (or heap allocations) of the client process for ``calls`` calls (and its
+    start-up)."""
+    if allocations:
+        tool = ["valgrind", "--tool=dhat", "--dhat-out-file=/dev/null"]
+        env = {**os.environ, "PYTHONMALLOC": "malloc"}
+    else:
+        tool = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        env = dict(os.environ)
+    child = [sys.executable, "-m", "bench.instructions", "--child", client, url]
+    child += [str(calls), str(concurrency), mode]
+    done = subprocess.run(tool + child, cwd=ROOT, env=env, capture_output=True, text=True)
+    match = (_TOTAL if allocations else _COLLECTED).search(done.stderr)
     if done.returncode != 0 or match is None:
-        raise RuntimeError(f"{client} under callgrind failed:\n{done.stderr[-2000:]}")
-    return int(match.group(1))
+        raise RuntimeError(f"{client} under valgrind failed:\n{done.stderr[-2000:]}")
+    return int(match.group(2 if allocations else 1).replace(",", ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--calls", type=int, nargs=2, default=[200, 1200])
-    parser.add_argument("--streams", action="store_true", help="short streams, not calls")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--streams", action="store_true", help="short streams, not calls")
+    kind.add_argument("--chunks", action="store_true", help="the cost of one streamed chunk")
+    parser.add_argument(
+        "--allocations", action="store_true", help="count heap allocations, not instructions"
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        client, url, calls, concurrency, streams = args.child
-        _child(client, url, int(calls), int(concurrency), streams == "1")
+        client, url, calls, concurrency, mode = args.child
+        _child(client, url, int(calls), int(concurrency), mode)
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench.instructions needs valgrind (apt install valgrind)")
-    few, many = sorted(args.calls)
+    mode = "chunks" if args.chunks else "streams" if args.streams else "calls"
+    few, many = (STREAM_SHORT, STREAM_LONG) if args.chunks else sorted(args.calls)
+    levels = [1] if args.chunks else args.concurrency
+    what = "allocations" if args.allocations else "instructions"
+    unit = {"calls": "call", "streams": "20-chunk stream", "chunks": "chunk"}[mode]
     lines: list[str] = []
 
     def say(line: str) -> None:
         print(line, flush=True)
         lines.append(line)
 
-    say(f"python -m bench.instructions, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}")
+    today = datetime.datetime.now(datetime.timezone.utc)
+    say(f"python -m bench.instructions {' '.join(sys.argv[1:])}, {today:%Y-%m-%d}")
     with ServerProcess().start() as server:
-        for concurrency in args.concurrency:
-            kind = "20-chunk streams" if args.streams else "non-stream calls"
-            say(f"{kind} at concurrency {concurrency}: client instructions per call")
-            per_call: dict[str, float] = {}
+        for concurrency in levels:
+            at = "" if args.chunks else f" at concurrency {concurrency}"
+            say(f"client {what} per {unit}{at}")
+            per_unit: dict[str, float] = {}
             for client in CLIENTS:
-                extra = count(client, server.url, many, concurrency, args.streams)
-                extra -= count(client, server.url, few, concurrency, args.streams)
-                per_call[client] = extra / (many - few)
-            base = per_call["raw aiohttp"]
-            for client, value in per_call.items():
-                say(f"  {client:12} {value / 1000:8,.0f}k   {value / base:.3f}x")
-    result = RESULT.with_name("instructions-streams.txt") if args.streams else RESULT
-    result.write_text("\n".join(lines) + "\n")
+                if mode == "calls" and client == "raw iter_any":
+                    continue  # its plain call is raw aiohttp's
+                counts = [
+                    count(client, server.url, n, concurrency, mode, allocations=args.allocations)
+                    for n in (many, few)
+                ]
+                per_unit[client] = (counts[0] - counts[1]) / (many - few)
+            base = per_unit.get("raw iter_any", per_unit["raw aiohttp"])
+            for client, value in per_unit.items():
+                shown = f"{value:8,.1f}" if args.allocations else f"{value / 1000:8,.1f}k"
+                say(f"  {client:12} {shown}   {value / base:.3f}x")
+    suffix = {"calls": "", "streams": "-streams", "chunks": "-chunks"}[mode]
+    (RESULTS / f"{what}{suffix}.txt").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ __all__ = [
     "Meter",
     "Round",
     "Series",
+    "difference",
     "interleave",
     "ratio",
 ]
@@ -99,6 +100,16 @@ def ratio(series: Series, other: Series | None) -> float | None:
     if len(series.values) == len(other.values) and all(other.values):
         return statistics.median(a / b for a, b in zip(series.values, other.values, strict=True))
     return series.median / other.median if other.median else None
+
+
+def difference(series: Series, other: Series | None) -> float | None:
+    """``series`` minus ``other``: the median, over rounds, of the difference of their figures
+    in the same round. Without paired rounds, the difference of the medians."""
+    if other is None or not other.values:
+        return None
+    if len(series.values) == len(other.values):
+        return statistics.median(a - b for a, b in zip(series.values, other.values, strict=True))
+    return series.median - other.median
 
 
 def _read(meters: Mapping[str, Meter]) -> dict[str, float | None]:

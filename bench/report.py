@@ -259,8 +259,7 @@ def budget_table(verdicts: Sequence[Verdict]) -> str:
     lines = ["| budget row | measured | budget | result |", "|---|---:|---|---|"]
     for verdict in verdicts:
         lines.append(
-            f"| {verdict.rule.row} | {_times(verdict.ratio) or '-'} | {verdict.rule.wording} "
-            f"| {verdict.outcome} |"
+            f"| {verdict.rule.row} | {verdict.shown} | {verdict.rule.wording} | {verdict.outcome} |"
         )
     return "\n".join(lines)
 

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Final
 
-from . import decode, payloads
+from . import decode, fanout, payloads
 from .clients import (
     AGENTCHAT,
     AGENTCHAT_OTEL,
@@ -37,6 +37,7 @@ from .clients import (
     PYDO,
     PYDO_SYNC,
     RAW,
+    RAW_FAST,
     RAW_ORJSON,
     AsyncBenchClient,
     BenchClient,
@@ -48,12 +49,12 @@ from .clients import (
     label,
     make_client,
 )
-from .imports import STATEMENTS, import_ms
+from .imports import COMMANDS, STATEMENTS, command_ms, import_ms
 from .isolated import Worker
 from .measure import CLIENT_WAIT, SERVER_CPU, SERVER_WAIT, Meter, Round, Series, interleave
 from .profiling import ClientProfiler
 from .server import ROOT, ServerProcess
-from .system import process_wait_seconds
+from .system import SERVER_CORE, process_wait_seconds
 
 __all__ = [
     "FULL",
@@ -82,6 +83,9 @@ class Settings:
     rss_sync: bool  # whether the sync clients have an RSS child too (they open streams slowly)
     import_rounds: int  # fresh interpreters per import statement
     round_seconds: float  # the most one round may take; it stops early past it
+    # requests per round of the fan-out scenario (each round runs all of them: its figure is
+    # whether every one succeeded exactly once, and how fast)
+    fanout_requests: int = 10_000
 
     def with_rounds(self, rounds: int) -> Settings:
         """``rounds`` counted rounds; no more RSS children per client than that either."""
@@ -99,6 +103,7 @@ QUICK: Final = Settings(
     rss_sync=False,
     import_rounds=3,
     round_seconds=0.5,
+    fanout_requests=2_000,
 )
 FULL: Final = Settings(
     rounds=9,
@@ -403,18 +408,56 @@ def _run_decode(scenario: Scenario, ctx: Context, names: list[str]) -> list[Seri
     return interleave(runners, ctx.settings.rounds, meters, profiler=ctx.profiler)
 
 
+def _run_fanout(scenario: Scenario, ctx: Context, names: list[str]) -> list[Series]:
+    """``create_many`` and gather + semaphore, each round all of ``fanout_requests`` through
+    a fake agent (in a process of its own, on the server's CPU) that fails 10% with 503; a
+    round fails unless every request succeeded, each exactly once."""
+    requests = ctx.settings.fanout_requests
+    server = fanout.Server(chaos=fanout.CHAOS_503, cpu=SERVER_CORE)
+    limit = requests / 100 + 60  # a hard stop: even 100 requests/s would be far too slow
+
+    def runner(name: str) -> tuple[str, str, Round]:
+        label, run_all = fanout.RUNNERS[name]
+        rounds = 0
+
+        def run() -> float:
+            nonlocal rounds
+            rounds += 1
+            texts = fanout.questions(requests, f"{name}-{rounds}")
+            started = time.perf_counter()
+            work = run_all(server.url, texts, CONCURRENCY)
+            ok = ctx.loop.run_until_complete(asyncio.wait_for(work, limit))
+            rate = requests / (time.perf_counter() - started)
+            counts = server.counts()
+            if ok != requests or counts["succeeded"] != requests or counts["twice"]:
+                raise RuntimeError(f"{label}: {ok}/{requests} ok; the server saw {counts}")
+            return rate
+
+        return name, label, run
+
+    try:
+        meters = _meters(ctx, server=False, client=True)
+        return interleave([runner(name) for name in names], ctx.settings.rounds, meters)
+    finally:
+        server.close()
+
+
 def _run_imports(scenario: Scenario, ctx: Context, names: list[str]) -> list[Series]:
     statements = {key: statement for key, statement, _ in STATEMENTS}
+    commands = {key: (shown, arguments) for key, shown, arguments in COMMANDS}
 
-    def runner(key: str) -> Round:
-        return lambda: import_ms(statements[key])
+    def runner(key: str) -> tuple[str, str, Round]:
+        if key in commands:
+            shown, arguments = commands[key]
+            return key, shown, lambda: command_ms(arguments)
+        return key, statements[key], lambda: import_ms(statements[key])
 
-    runners = [(key, statements[key], runner(key)) for key in names]
-    return interleave(runners, ctx.settings.import_rounds, {})
+    return interleave([runner(key) for key in names], ctx.settings.import_rounds, {})
 
 
 def _import_available(key: str) -> bool:
-    return available_module(next(module for k, _, module in STATEMENTS if k == key))
+    module = next((module for k, _, module in STATEMENTS if k == key), "agentchat")
+    return available_module(module)
 
 
 SCENARIOS: Final[tuple[Scenario, ...]] = (
@@ -453,7 +496,17 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="1 stream x 20,000 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(RAW, RAW_ORJSON, OPENAI, PYDO, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
+        clients=(
+            RAW_FAST,
+            RAW,
+            RAW_ORJSON,
+            OPENAI,
+            PYDO,
+            AGENTCHAT,
+            AGENTCHAT_OTEL,
+            AGENTCHAT_OTEL_SDK,
+        ),
+        baseline=RAW_FAST,
         workload=lambda s: "one stream of 20,000 chunks per round, each parsed into an object",
         run=InProcess(
             payloads.stream_kind(payloads.STREAM_LONG), *_streams(1, payloads.STREAM_LONG)
@@ -464,7 +517,17 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="64 streams x 500 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(RAW, RAW_ORJSON, OPENAI, PYDO, AGENTCHAT, AGENTCHAT_OTEL, AGENTCHAT_OTEL_SDK),
+        clients=(
+            RAW_FAST,
+            RAW,
+            RAW_ORJSON,
+            OPENAI,
+            PYDO,
+            AGENTCHAT,
+            AGENTCHAT_OTEL,
+            AGENTCHAT_OTEL_SDK,
+        ),
+        baseline=RAW_FAST,
         workload=lambda s: f"{CONCURRENCY} concurrent streams of 500 chunks per round, in total",
         run=InProcess(
             payloads.stream_kind(payloads.STREAM_SHORT),
@@ -476,7 +539,17 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="time to first chunk",
         unit="ms",
         higher_is_better=False,
-        clients=(RAW, OPENAI, PYDO, AGENTCHAT, OPENAI_SYNC, PYDO_SYNC, AGENTCHAT_SYNC),
+        clients=(
+            RAW_FAST,
+            RAW,
+            OPENAI,
+            PYDO,
+            AGENTCHAT,
+            OPENAI_SYNC,
+            PYDO_SYNC,
+            AGENTCHAT_SYNC,
+        ),
+        baseline=RAW_FAST,
         workload=lambda s: (
             f"{s.first_calls} streams per round; the server sends the first chunk, then the "
             f"other {payloads.FIRST_STREAM_CHUNKS - 1} after {payloads.FIRST_DELAY * 1e3:g} ms"
@@ -531,13 +604,29 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         run=_run_rss,
     ),
     Scenario(
+        key="fanout",
+        title="fan-out, c=64, 10% 503s",
+        unit="req/s",
+        higher_is_better=True,
+        clients=(fanout.FANOUT_GATHER, fanout.FANOUT_AGENTCHAT),
+        workload=lambda s: (
+            f"{s.fanout_requests:,} requests per round at concurrency {CONCURRENCY} against "
+            "the fake agent, which fails 10% of them with 503 (retry-after-ms: 20); every "
+            "request must succeed exactly once"
+        ),
+        run=_run_fanout,
+        baseline=fanout.FANOUT_GATHER,
+        reference=None,
+    ),
+    Scenario(
         key="import",
         title="import time",
         unit="ms",
         higher_is_better=False,
-        clients=tuple(key for key, _, _ in STATEMENTS),
+        clients=tuple(key for key, _, _ in STATEMENTS) + tuple(key for key, _, _ in COMMANDS),
         workload=lambda s: (
-            f"{s.import_rounds} fresh interpreters per statement, perf_counter around the statement"
+            f"{s.import_rounds} fresh interpreters per statement, perf_counter around the "
+            "statement; the two commands timed whole, start to exit"
         ),
         run=_run_imports,
         baseline="import-aiohttp",
