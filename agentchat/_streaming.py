@@ -41,7 +41,6 @@ import aiohttp
 
 from . import _json
 from ._accumulate import CompletionAccumulator
-from ._convert import converter
 from ._errors import (
     APIError,
     APIResponseValidationError,
@@ -800,7 +799,10 @@ def chunks_from_events(
 
 @functools.cache
 def _chunk_hook() -> Callable[[Any, Any], ChatCompletionChunk]:
-    """The compiled chunk structure function, made on first use rather than at import."""
+    """The compiled chunk structure function, made on first use rather than at import (the
+    converter, cattrs with it, is imported then too: ``import agentchat`` stays cheap)."""
+    from ._convert import converter
+
     return converter.get_structure_hook(ChatCompletionChunk)
 
 

@@ -66,6 +66,10 @@ TYPE_RENAMES = {
     "AsyncGenerator": "Generator",
     "Awaitable": "Callable",
 }
+#: Modules the facade imports where it first needs them, not at import: the fan-out and the
+#: tool runner cost ``from agentchat import AgentClient`` about a quarter of its import time,
+#: and most programs never use them (``bench`` measures the import).
+LAZY_MODULES = frozenset({"agentchat._fanout", "agentchat._tools._runner"})
 SYNC_TYPING = {
     "AbstractContextManager": "contextlib",
     "Iterator": "collections.abc",
@@ -308,6 +312,9 @@ class Generator:
             return [ast.Return(value)]
         stmts: list[ast.stmt] = [_parse_stmt("result = _", _=value)]
         for name in wrapped:
+            module = self.source.modules[name]
+            if module in LAZY_MODULES:
+                stmts.append(_parse_stmt(f"from {_relative(module)} import {name}"))
             stmts.append(
                 _parse_stmt(
                     f"if isinstance(result, {name}):\n"
@@ -551,8 +558,7 @@ class Generator:
         tree = ast.Module(body=list[ast.stmt](classes), type_ignores=[])
         ast.fix_missing_locations(tree)
         code = ast.unparse(tree)
-        used = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
-        imports, checking = self.imports(used)
+        imports, checking = self.imports(*_names(ast.parse(code)))
         exported = ", ".join(repr(sync_name(name)) for name in sorted(order))
         parts = [
             HEADER,
@@ -567,16 +573,24 @@ class Generator:
         parts.append(code)
         return "\n\n".join(parts) + "\n"
 
-    def imports(self, used: set[str]) -> tuple[list[str], list[str]]:
-        """Import lines for the names the generated code uses: the async classes from their
-        modules, everything else as the async modules import it (``TYPE_CHECKING``-only
-        imports stay so)."""
+    def imports(self, used: set[str], annotations: set[str]) -> tuple[list[str], list[str]]:
+        """Import lines for the names the generated code uses (``used`` at run time, the
+        others only in ``annotations``): the async classes from their modules, everything
+        else as the async modules import it. A name used only in annotations, or only where
+        it is imported on the spot (:data:`LAZY_MODULES`), is imported for type checkers
+        only, as are the async modules' own ``TYPE_CHECKING`` imports."""
         runtime: dict[str, list[str]] = {}
         checking: dict[str, list[str]] = {}
         generated = {sync_name(name) for name in self.async_names}
-        for name in sorted(used - generated):
+        for name in sorted((used | annotations) - generated):
             if name in self.source.modules:
-                runtime.setdefault(self.source.modules[name], []).append(name)
+                module = self.source.modules[name]
+                lazy = name not in used or module in LAZY_MODULES
+                (checking if lazy else runtime).setdefault(module, []).append(name)
+            elif name not in used and name in self.source.imports:
+                module, original, _ = self.source.imports[name]
+                text = original if original == name else f"{original} as {name}"
+                checking.setdefault(module, []).append(text)
             elif name in SYNC_TYPING:
                 runtime.setdefault(SYNC_TYPING[name], []).append(name)
             elif name in self.source.imports:
@@ -593,6 +607,26 @@ class Generator:
             ]
 
         return lines(runtime), lines(checking)
+
+
+def _names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """The names ``tree`` reads at run time, and those it reads only in annotations (which
+    ``from __future__ import annotations`` leaves unevaluated)."""
+    annotations: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+            annotations += [a.annotation for a in every if a.annotation is not None]
+            if node.returns is not None:
+                annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    in_annotations = {id(n) for a in annotations for n in ast.walk(a)}
+    names = [n for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    used = {n.id for n in names if id(n) not in in_annotations}
+    return used, {n.id for n in names if id(n) in in_annotations} - used
 
 
 def _relative(module: str) -> str:

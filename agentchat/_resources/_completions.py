@@ -10,6 +10,7 @@ OpenAI-compatible clients, with the standard fields only). Both build the body a
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -19,7 +20,6 @@ import aiohttp
 
 from .. import _json
 from .._backoff import check_max_retries
-from .._convert import converter
 from .._errors import (
     APIError,
     APIResponseValidationError,
@@ -785,6 +785,15 @@ def _as_list(value: Any) -> Any:
         return value
 
 
+@functools.cache
+def _completion_hook() -> Callable[[Any, Any], ChatCompletion]:
+    """The compiled ``ChatCompletion`` structure function, made on first use rather than at
+    import (the converter, cattrs with it, is imported then too)."""
+    from .._convert import converter
+
+    return converter.get_structure_hook(ChatCompletion)
+
+
 def parse_completion(data: bytes, info: ResponseInfo) -> ChatCompletion:
     """Decode a 2xx body into a :class:`ChatCompletion`, or raise a clear error showing what
     came back instead (HTML, an empty body, an error object, a JSON value of another shape)."""
@@ -812,7 +821,7 @@ def parse_completion(data: bytes, info: ResponseInfo) -> ChatCompletion:
             attempts=info.attempts,
         )
     try:
-        completion: ChatCompletion = converter.structure(decoded, ChatCompletion)
+        completion: ChatCompletion = _completion_hook()(decoded, ChatCompletion)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise APIResponseValidationError(
             f"The chat.completion from HTTP {info.status} has a field of an unexpected type "

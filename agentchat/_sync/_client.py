@@ -5,10 +5,7 @@ client (see ``agentchat/_portal.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, overload
 
 from .._client import (
     DEFAULT_MAX_CONNECTIONS,
@@ -18,37 +15,41 @@ from .._client import (
     AsyncOpenAICompatibleClient,
 )
 from .._errors import APIError
-from .._fanout import AsyncFanOut, Outcome, Progress
-from .._models._chunk import ChatCompletionChunk
-from .._models._completion import ChatCompletion
-from .._models._options import StreamOptions
-from .._pacing import Pacer
-from .._params import (
-    ChatCompletionCreateParams,
-    CompletionCreateParams,
-    KBFilterParam,
-    MessageParam,
-    ReasoningEffort,
-    RetrievalMethod,
-    ToolChoiceParam,
-    ToolParam,
-)
 from .._portal import LoopThread
 from .._relay import SSE_DONE, sse_error, sse_frames, text_of
-from .._resources._agent import AsyncAgent, AsyncChat
-from .._resources._chat import AsyncStandardChat
-from .._resources._completions import AsyncCompletions, AsyncStandardCompletions
-from .._response import ResponseInfo
 from .._streaming import AsyncStream
-from .._timeouts import DEFAULT_TIMEOUT, Timeout
-from .._tools._runner import AsyncToolRun
+from .._timeouts import DEFAULT_TIMEOUT
 from .._transport import logger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from contextlib import AbstractContextManager
+    from types import TracebackType
+    from typing import Any, Literal
+
     from typing_extensions import Self, Unpack
 
-    from .._fanout import RequestsInput
-    from .._tools._runner import ErrorText, ToolLike, ToolRunEvent, ToolRunResult
+    from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
+    from .._models._chunk import ChatCompletionChunk
+    from .._models._completion import ChatCompletion
+    from .._models._options import StreamOptions
+    from .._pacing import Pacer
+    from .._params import (
+        ChatCompletionCreateParams,
+        CompletionCreateParams,
+        KBFilterParam,
+        MessageParam,
+        ReasoningEffort,
+        RetrievalMethod,
+        ToolChoiceParam,
+        ToolParam,
+    )
+    from .._resources._agent import AsyncAgent, AsyncChat
+    from .._resources._chat import AsyncStandardChat
+    from .._resources._completions import AsyncCompletions, AsyncStandardCompletions
+    from .._response import ResponseInfo
+    from .._timeouts import Timeout
+    from .._tools._runner import AsyncToolRun, ErrorText, ToolLike, ToolRunEvent, ToolRunResult
 
 __all__ = [
     "Agent",
@@ -413,6 +414,8 @@ class Completions:
                 on_progress=on_progress,
             )
         )
+        from .._fanout import AsyncFanOut
+
         if isinstance(result, AsyncFanOut):
             return FanOut(result, self._portal)
         return result
@@ -548,6 +551,8 @@ class Completions:
                 **params,
             )
         )
+        from .._tools._runner import AsyncToolRun
+
         if isinstance(result, AsyncToolRun):
             return ToolRun(result, self._portal)
         return result
@@ -804,6 +809,8 @@ class StandardCompletions:
                 on_progress=on_progress,
             )
         )
+        from .._fanout import AsyncFanOut
+
         if isinstance(result, AsyncFanOut):
             return FanOut(result, self._portal)
         return result
@@ -939,6 +946,8 @@ class StandardCompletions:
                 **params,
             )
         )
+        from .._tools._runner import AsyncToolRun
+
         if isinstance(result, AsyncToolRun):
             return ToolRun(result, self._portal)
         return result
