@@ -129,6 +129,11 @@ class RateLimit:
         return tuple(bucket for kind, bucket in self.buckets.items() if kind.startswith("tokens"))
 
 
+#: The rate limit of a response without rate-limit or retry-after headers (immutable, so
+#: shared).
+_NO_RATE_LIMIT = RateLimit()
+
+
 def _restore_rate_limit(
     limit: int | None,
     remaining: int | None,
@@ -213,6 +218,11 @@ class ResponseInfo:
         raw_limit = headers.get("ratelimit-limit")
         raw_remaining = headers.get("ratelimit-remaining")
         raw_reset = headers.get("ratelimit-reset")
+        retry_after = parse_retry_after(headers)
+        if not buckets and raw_limit is None and raw_remaining is None and raw_reset is None:
+            if retry_after is None:
+                return _NO_RATE_LIMIT  # most responses: nothing to parse, nothing to build
+            return RateLimit(retry_after=retry_after)
         requests = buckets.get("requests")
         if (
             requests is not None
@@ -226,9 +236,7 @@ class ResponseInfo:
             reset = _number(raw_reset)
             if reset is not None and reset < _EPOCH_THRESHOLD:
                 reset += now
-        return RateLimit(
-            limit, remaining, reset, parse_retry_after(headers), MappingProxyType(buckets)
-        )
+        return RateLimit(limit, remaining, reset, retry_after, MappingProxyType(buckets))
 
 
 def _restore(
