@@ -138,7 +138,6 @@ class BatchReport:
 
 @attrs.frozen
 class _Line:
-    number: int
     custom_id: str
     body: Mapping[str, Any]
 
@@ -374,11 +373,11 @@ def _scan(path: Path) -> tuple[int, list[tuple[int, str]], set[str]]:
 def _lines(path: Path) -> Iterator[_Line]:
     """The valid lines, read lazily."""
     with path.open(encoding="utf-8") as lines:
-        for number, text in enumerate(lines, start=1):
+        for text in lines:
             if text.strip():
                 parsed = _parse(text)
                 if not isinstance(parsed, str):
-                    yield _Line(number, parsed["custom_id"], parsed["body"])
+                    yield _Line(parsed["custom_id"], parsed["body"])
 
 
 def _parse(text: str) -> dict[str, Any] | str:
@@ -529,10 +528,10 @@ def _truncate_partial_line(path: Path) -> None:
 def _result_line(outcome: Outcome, number: int) -> str:
     record: dict[str, Any] = {"id": f"batch_req_{number:08d}", "custom_id": outcome.id}
     if outcome.completion is not None:
-        info = outcome.completion.response
+        info = outcome.completion.response  # always set on a completion the client made
         record["response"] = {
-            "status_code": info.status if info else 200,
-            "request_id": info.request_id if info else None,
+            "status_code": info.status,
+            "request_id": info.request_id,
             "body": outcome.completion.to_dict(),
         }
         record["error"] = None

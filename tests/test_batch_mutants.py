@@ -8,6 +8,7 @@ import json
 import locale
 import os
 import stat
+import threading
 import types
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,22 @@ async def test_only_a_half_written_last_line_is_cut_off(
     assert report.total == 0
     assert target.read_bytes() == after
     assert server.requests == []
+
+
+@pytest.mark.parametrize("before", [b"{", b"x" * 70_000, L1 + b"x" * 70_000])
+def test_cutting_off_a_half_written_line_ends_at_once(tmp_path: Path, before: bytes) -> None:
+    """The walk back to the last newline ends: a walk that never does fails here in seconds,
+    not at the suite's 60 s timeout. (The private function, in a thread of its own: run_batch
+    runs it in a worker thread, which no timeout can cancel.)"""
+    target = tmp_path / "out.jsonl"
+    target.write_bytes(before)
+    walk = threading.Thread(
+        target=agentchat._batch._truncate_partial_line, args=(target,), daemon=True
+    )
+    walk.start()
+    walk.join(timeout=5)
+    assert not walk.is_alive()
+    assert target.read_bytes() == before[: before.rfind(b"\n") + 1]
 
 
 # -- retry_failed: the rewrite ------------------------------------------------------------------
