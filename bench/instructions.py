@@ -15,14 +15,18 @@ process is counted (callgrind does not follow the server, which runs as in ``ben
   time-to-first-chunk scenario's).
 - ``--chunks``: the cost of one streamed chunk: one stream of 20,000 chunks against one of
   500, the difference divided by 19,500 (concurrency does not apply).
+- ``--stages``: the cost of one chunk in memory, stage by stage (no socket): the raw floor's
+  line split and ``json.loads``, and agentchat's SSE decoder, ``orjson.loads``, the compiled
+  structure function that builds the three attrs objects, and the accumulator; each the
+  difference between 20,000 and 2,000 repetitions.
 - ``--allocations``: count heap allocations (and bytes) instead of instructions, under
   valgrind's DHAT with ``PYTHONMALLOC=malloc``, so that every object the interpreter
   allocates is one ``malloc``.
 
 Needs ``valgrind`` on the PATH; runs in a few minutes. Prints the figures and writes them to
 ``bench/results/`` (``instructions.txt``, ``instructions-streams.txt``,
-``instructions-chunks.txt``, and ``allocations*.txt`` for ``--allocations``). Not part of the
-test run.
+``instructions-chunks.txt``, ``instructions-stages.txt``, and ``allocations*.txt`` for
+``--allocations``). Not part of the test run.
 """
 
 from __future__ import annotations
@@ -70,6 +74,72 @@ async def _calls(client: AsyncBenchClient, calls: int, concurrency: int, mode: s
     await client.aclose()
 
 
+#: The stages of ``--stages``: what one chunk costs in memory, in each.
+STAGES = (
+    "raw: split into lines",
+    "raw: json.loads",
+    "agentchat: SSE decoder",
+    "agentchat: orjson.loads",
+    "agentchat: structure (3 attrs objects)",
+    "agentchat: accumulate",
+)
+
+
+def _stage(stage: int, repeat: int) -> None:
+    """Run stage number ``stage`` of :data:`STAGES` ``repeat`` times (on ``repeat`` events)."""
+    import json
+
+    import orjson
+
+    from agentchat._accumulate import CompletionAccumulator
+    from agentchat._sse import SSEDecoder
+    from agentchat._streaming import _chunk_hook
+
+    from .payloads import sse_events
+
+    events = sse_events(STREAM_LONG)
+    data = events[1].split(b"data: ", 1)[1].strip()
+    hook = _chunk_hook()
+    chunk = hook(orjson.loads(data), None)
+    blob = b"".join(events[:repeat])
+    if stage == 0:
+        for line in blob.split(b"\n"):
+            if line[:6] == b"data: ":
+                line[6:]  # the slice is the work
+    elif stage == 1:
+        for _ in range(repeat):
+            json.loads(data)
+    elif stage == 2:
+        SSEDecoder().feed(blob)
+    elif stage == 3:
+        for _ in range(repeat):
+            orjson.loads(data)
+    elif stage == 4:
+        decoded = orjson.loads(data)
+        for _ in range(repeat):
+            hook(decoded, None)
+    else:
+        add = CompletionAccumulator().add
+        for _ in range(repeat):
+            add(chunk)
+
+
+def _stages(say: Callable[[str], None]) -> None:
+    say("client instructions per chunk, in memory, by stage")
+    for number, name in enumerate(STAGES):
+        counts = []
+        for repeat in (STREAM_LONG, 2_000):
+            command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+            command += [sys.executable, "-m", "bench.instructions", "--stage", str(number)]
+            command.append(str(repeat))
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            match = _COLLECTED.search(done.stderr)
+            if done.returncode != 0 or match is None:
+                raise RuntimeError(f"stage {name} under valgrind failed:\n{done.stderr[-2000:]}")
+            counts.append(int(match.group(1)))
+        say(f"  {name:40} {(counts[0] - counts[1]) / (STREAM_LONG - 2_000) / 1000:7.1f}k")
+
+
 def _child(client: str, url: str, calls: int, concurrency: int, mode: str) -> None:
     path = {"calls": SMALL, "streams": FIRST, "chunks": stream_kind(calls)}[mode]
     asyncio.run(_calls(CLIENTS[client](f"{url}/{path}", None), calls, concurrency, mode))
@@ -105,14 +175,32 @@ def main() -> None:
     parser.add_argument(
         "--allocations", action="store_true", help="count heap allocations, not instructions"
     )
+    kind.add_argument("--stages", action="store_true", help="one chunk in memory, by stage")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--stage", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.stage:
+        _stage(*args.stage)
+        return
     if args.child:
         client, url, calls, concurrency, mode = args.child
         _child(client, url, int(calls), int(concurrency), mode)
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench.instructions needs valgrind (apt install valgrind)")
+    if args.stages:
+        lines = []
+        today = datetime.datetime.now(datetime.timezone.utc)
+        lines.append(f"python -m bench.instructions --stages, {today:%Y-%m-%d}")
+        print(lines[0], flush=True)
+
+        def record(line: str) -> None:
+            print(line, flush=True)
+            lines.append(line)
+
+        _stages(record)
+        (RESULTS / "instructions-stages.txt").write_text("\n".join(lines) + "\n")
+        return
     mode = "chunks" if args.chunks else "streams" if args.streams else "calls"
     few, many = (STREAM_SHORT, STREAM_LONG) if args.chunks else sorted(args.calls)
     levels = [1] if args.chunks else args.concurrency

@@ -489,9 +489,11 @@ def results_json(
 _DOCS_INTRO = """\
 # Benchmarks
 
-How agentchat compares with **raw aiohttp** (a hand-written `aiohttp` loop: the floor for a
-Python client), the official **`openai` SDK** and **pydo** (DigitalOcean's official Python
-SDK), async and sync, all talking to one local OpenAI-compatible server. The suite lives in
+How agentchat compares with **raw aiohttp** (hand-written `aiohttp` loops: the floor for a
+Python client; streams have two, the line-by-line `async for line in response.content` most
+people write and the fastest honest one, `iter_any()`), the official **`openai` SDK** and
+**pydo** (DigitalOcean's official Python SDK), async and sync, all talking to one local
+OpenAI-compatible server. The suite lives in
 [`bench/`](https://github.com/agentchat/agentchat/tree/main/bench); it is not part of the
 test run, and this page is written by it. [agentchat and pydo](#agentchat-and-pydo) sets
 the two side by side, scenario by scenario; the [budget](#budget) at the end is what
@@ -520,13 +522,15 @@ Three more commands, run on their own:
 
 - `python -m bench.instructions` (needs `valgrind`; about 4 minutes) counts the client's CPU
   instructions per plain call, raw aiohttp against agentchat, under callgrind at concurrency
-  1 and 64 (`--streams`: per 20-chunk stream instead). The counts repeat to within about 1%
-  from run to run, so they settle a close call the wall clock cannot. Its latest output is in
-  [`bench/results/instructions.txt`](https://github.com/agentchat/agentchat/blob/main/bench/results/instructions.txt)
-  (and [`instructions-streams.txt`](https://github.com/agentchat/agentchat/blob/main/bench/results/instructions-streams.txt)).
+  1 and 64 (`--streams`: per 20-chunk stream instead; `--chunks`: per streamed chunk, one
+  stream of 20,000 against one of 500; `--allocations`: heap allocations instead, under
+  DHAT with `PYTHONMALLOC=malloc`). The counts repeat to within about 1% from run to run, so
+  they settle a close call the wall clock cannot. Its outputs are in
+  [`bench/results/`](https://github.com/agentchat/agentchat/tree/main/bench/results)
+  (`instructions*.txt`, `allocations*.txt`).
 - `python -m bench.fanout` runs `create_many` against a hand-written `asyncio.gather` +
   semaphore over raw aiohttp, with 503s and 429s, then a paced run under an enforced rate
-  limit.
+  limit (the suite's `fanout` scenario is its first mix, 10% 503s).
 - `python -m bench.report` rewrites this page from `bench/results/latest.json` without
   measuring, after a change to its text in `bench/report.py`.
 
@@ -538,9 +542,11 @@ Three more commands, run on their own:
   (ms, MiB) lower is better: 1.10x is 10% more time (or memory) than the hand-written
   loop. For rates (req/s, chunks/s) higher is better: 0.90x is 10% fewer per second.
 - Raw aiohttp parses with the standard library's `json.loads` into dicts; agentchat parses
-  with orjson into typed attrs objects. A stream ratio above 1.00x means agentchat reads
-  typed chunks faster than raw aiohttp reads dicts; *raw aiohttp + orjson* is the floor with
-  the same JSON decoder.
+  with orjson into typed attrs objects. The stream scenarios' ratios are against *raw
+  aiohttp, iter_any* (whatever bytes arrived, split into lines by hand): a ratio above 1.00x
+  means agentchat reads typed chunks faster than that reads dicts. *raw aiohttp* there is
+  the line-by-line reader (one await per line), and *raw aiohttp + orjson* the line-by-line
+  floor with agentchat's JSON decoder.
 - **vs agentchat async** compares with agentchat's own async client: for `agentchat (sync)`
   it is the cost of the blocking facade's thread hop.
 - **spread** says how much the rounds of a figure disagreed. A difference smaller than the
