@@ -189,17 +189,16 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("bench.instructions needs valgrind (apt install valgrind)")
     if args.stages:
-        lines = []
-        today = datetime.datetime.now(datetime.timezone.utc)
-        lines.append(f"python -m bench.instructions --stages, {today:%Y-%m-%d}")
-        print(lines[0], flush=True)
+        recorded: list[str] = []
 
         def record(line: str) -> None:
             print(line, flush=True)
-            lines.append(line)
+            recorded.append(line)
 
+        today = datetime.datetime.now(datetime.timezone.utc)
+        record(f"python -m bench.instructions --stages, {today:%Y-%m-%d}")
         _stages(record)
-        (RESULTS / "instructions-stages.txt").write_text("\n".join(lines) + "\n")
+        (RESULTS / "instructions-stages.txt").write_text("\n".join(recorded) + "\n")
         return
     mode = "chunks" if args.chunks else "streams" if args.streams else "calls"
     few, many = (STREAM_SHORT, STREAM_LONG) if args.chunks else sorted(args.calls)
