@@ -460,6 +460,19 @@ def _import_available(key: str) -> bool:
     return available_module(module)
 
 
+#: The stream scenarios' clients: both raw floors (the fast one first: the baseline), raw
+#: with agentchat's JSON decoder, the SDKs, agentchat with and without telemetry.
+_STREAM_CLIENTS: Final = (
+    RAW_FAST,
+    RAW,
+    RAW_ORJSON,
+    OPENAI,
+    PYDO,
+    AGENTCHAT,
+    AGENTCHAT_OTEL,
+    AGENTCHAT_OTEL_SDK,
+)
+
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
         key="latency",
@@ -496,16 +509,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="1 stream x 20,000 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(
-            RAW_FAST,
-            RAW,
-            RAW_ORJSON,
-            OPENAI,
-            PYDO,
-            AGENTCHAT,
-            AGENTCHAT_OTEL,
-            AGENTCHAT_OTEL_SDK,
-        ),
+        clients=_STREAM_CLIENTS,
         baseline=RAW_FAST,
         workload=lambda s: "one stream of 20,000 chunks per round, each parsed into an object",
         run=InProcess(
@@ -517,16 +521,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         title="64 streams x 500 chunks",
         unit="chunks/s",
         higher_is_better=True,
-        clients=(
-            RAW_FAST,
-            RAW,
-            RAW_ORJSON,
-            OPENAI,
-            PYDO,
-            AGENTCHAT,
-            AGENTCHAT_OTEL,
-            AGENTCHAT_OTEL_SDK,
-        ),
+        clients=_STREAM_CLIENTS,
         baseline=RAW_FAST,
         workload=lambda s: f"{CONCURRENCY} concurrent streams of 500 chunks per round, in total",
         run=InProcess(
