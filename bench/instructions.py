@@ -188,23 +188,6 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench.instructions needs valgrind (apt install valgrind)")
-    if args.stages:
-        recorded: list[str] = []
-
-        def record(line: str) -> None:
-            print(line, flush=True)
-            recorded.append(line)
-
-        today = datetime.datetime.now(datetime.timezone.utc)
-        record(f"python -m bench.instructions --stages, {today:%Y-%m-%d}")
-        _stages(record)
-        (RESULTS / "instructions-stages.txt").write_text("\n".join(recorded) + "\n")
-        return
-    mode = "chunks" if args.chunks else "streams" if args.streams else "calls"
-    few, many = (STREAM_SHORT, STREAM_LONG) if args.chunks else sorted(args.calls)
-    levels = [1] if args.chunks else args.concurrency
-    what = "allocations" if args.allocations else "instructions"
-    unit = {"calls": "call", "streams": "20-chunk stream", "chunks": "chunk"}[mode]
     lines: list[str] = []
 
     def say(line: str) -> None:
@@ -213,6 +196,15 @@ def main() -> None:
 
     today = datetime.datetime.now(datetime.timezone.utc)
     say(f"python -m bench.instructions {' '.join(sys.argv[1:])}, {today:%Y-%m-%d}")
+    if args.stages:
+        _stages(say)
+        (RESULTS / "instructions-stages.txt").write_text("\n".join(lines) + "\n")
+        return
+    mode = "chunks" if args.chunks else "streams" if args.streams else "calls"
+    few, many = (STREAM_SHORT, STREAM_LONG) if args.chunks else sorted(args.calls)
+    levels = [1] if args.chunks else args.concurrency
+    what = "allocations" if args.allocations else "instructions"
+    unit = {"calls": "call", "streams": "20-chunk stream", "chunks": "chunk"}[mode]
     with ServerProcess().start() as server:
         for concurrency in levels:
             at = "" if args.chunks else f" at concurrency {concurrency}"
