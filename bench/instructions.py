@@ -2,7 +2,7 @@
 figures the machine's noise does not move.
 
     python -m bench.instructions [--concurrency 1 64] [--calls 200 1200]
-                                 [--streams | --chunks] [--allocations]
+                                 [--streams | --chunks | --fanout] [--allocations]
 
 On a shared machine the wall-clock rounds of ``bench.run`` can disagree by half; an instruction
 count repeats to within about 1%. Each client runs the plain (non-stream) call against the
@@ -15,6 +15,10 @@ process is counted (callgrind does not follow the server, which runs as in ``ben
   time-to-first-chunk scenario's).
 - ``--chunks``: the cost of one streamed chunk: one stream of 20,000 chunks against one of
   500, the difference divided by 19,500 (concurrency does not apply).
+- ``--fanout``: the cost of one request of a fan-out: agentchat's ``create_many`` (ordered,
+  adaptive pacing on) against the same client's calls under ``asyncio.gather`` and a
+  semaphore, and against raw aiohttp's (concurrency 64 unless given; no failures, so that
+  both counts run the same requests).
 - ``--stages``: the cost of one chunk in memory, stage by stage (no socket): the raw floor's
   line split and ``json.loads``, and agentchat's SSE decoder, ``orjson.loads``, the compiled
   structure function that builds the three attrs objects, and the accumulator; each the
@@ -49,6 +53,7 @@ CLIENTS: dict[str, Callable[[str, int | None], AsyncBenchClient]] = {
     "raw aiohttp": RawAiohttp,
     "raw iter_any": RawAiohttpFast,
     "agentchat": AgentchatAsync,
+    "create_many": AgentchatAsync,  # --fanout only: agentchat's fan-out
 }
 RESULTS = ROOT / "bench" / "results"
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
@@ -62,6 +67,9 @@ async def _calls(client: AsyncBenchClient, calls: int, concurrency: int, mode: s
         await client.stream()
         await client.aclose()
         return
+    if mode == "fanout" and isinstance(client, AgentchatAsync):
+        await _fan_out(client, calls, concurrency)
+        return
     limit = asyncio.Semaphore(concurrency)
     call = client.first_chunk if mode == "streams" else client.complete
 
@@ -71,6 +79,19 @@ async def _calls(client: AsyncBenchClient, calls: int, concurrency: int, mode: s
 
     await call()  # the first connection and lazy imports, in both counts alike
     await asyncio.gather(*(one() for _ in range(calls)))
+    await client.aclose()
+
+
+async def _fan_out(client: AgentchatAsync, calls: int, concurrency: int) -> None:
+    """``calls`` requests through ``create_many``, after one plain call (as in :func:`_calls`)."""
+    from .payloads import MESSAGES, MODEL
+
+    await client.complete()
+    requests = ({"model": MODEL, "messages": MESSAGES} for _ in range(calls))
+    create_many = client._client.agent.chat.completions.create_many
+    async with create_many(requests, max_concurrency=concurrency) as outcomes:
+        async for outcome in outcomes:
+            outcome.result()
     await client.aclose()
 
 
@@ -141,7 +162,9 @@ def _stages(say: Callable[[str], None]) -> None:
 
 
 def _child(client: str, url: str, calls: int, concurrency: int, mode: str) -> None:
-    path = {"calls": SMALL, "streams": FIRST, "chunks": stream_kind(calls)}[mode]
+    path = {"calls": SMALL, "fanout": SMALL, "streams": FIRST, "chunks": stream_kind(calls)}[mode]
+    if mode == "fanout" and client != "create_many":
+        mode = "calls"  # the baselines: gather + semaphore
     asyncio.run(_calls(CLIENTS[client](f"{url}/{path}", None), calls, concurrency, mode))
 
 
@@ -172,6 +195,7 @@ def main() -> None:
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--streams", action="store_true", help="short streams, not calls")
     kind.add_argument("--chunks", action="store_true", help="the cost of one streamed chunk")
+    kind.add_argument("--fanout", action="store_true", help="create_many against gather")
     parser.add_argument(
         "--allocations", action="store_true", help="count heap allocations, not instructions"
     )
@@ -200,19 +224,33 @@ def main() -> None:
         _stages(say)
         (RESULTS / "instructions-stages.txt").write_text("\n".join(lines) + "\n")
         return
-    mode = "chunks" if args.chunks else "streams" if args.streams else "calls"
+    mode = (
+        "chunks"
+        if args.chunks
+        else "streams"
+        if args.streams
+        else "fanout"
+        if args.fanout
+        else "calls"
+    )
     few, many = (STREAM_SHORT, STREAM_LONG) if args.chunks else sorted(args.calls)
     levels = [1] if args.chunks else args.concurrency
+    if args.fanout and "--concurrency" not in sys.argv:
+        levels = [64]
     what = "allocations" if args.allocations else "instructions"
-    unit = {"calls": "call", "streams": "20-chunk stream", "chunks": "chunk"}[mode]
+    unit = {"calls": "call", "fanout": "request", "streams": "20-chunk stream", "chunks": "chunk"}[
+        mode
+    ]
     with ServerProcess().start() as server:
         for concurrency in levels:
             at = "" if args.chunks else f" at concurrency {concurrency}"
             say(f"client {what} per {unit}{at}")
             per_unit: dict[str, float] = {}
             for client in CLIENTS:
-                if mode == "calls" and client == "raw iter_any":
+                if mode in ("calls", "fanout") and client == "raw iter_any":
                     continue  # its plain call is raw aiohttp's
+                if mode != "fanout" and client == "create_many":
+                    continue
                 counts = [
                     count(client, server.url, n, concurrency, mode, allocations=args.allocations)
                     for n in (many, few)
@@ -222,7 +260,7 @@ def main() -> None:
             for client, value in per_unit.items():
                 shown = f"{value:8,.1f}" if args.allocations else f"{value / 1000:8,.1f}k"
                 say(f"  {client:12} {shown}   {value / base:.3f}x")
-    suffix = {"calls": "", "streams": "-streams", "chunks": "-chunks"}[mode]
+    suffix = {"calls": "", "fanout": "-fanout", "streams": "-streams", "chunks": "-chunks"}[mode]
     (RESULTS / f"{what}{suffix}.txt").write_text("\n".join(lines) + "\n")
 
 
