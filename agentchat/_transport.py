@@ -130,7 +130,7 @@ class Transport:
         *,
         headers: Mapping[str, str],
         max_connections: int,
-        trust_env: bool = False,
+        trust_env: bool,
     ) -> None:
         self._headers = dict(headers)
         self._max_connections = max_connections
@@ -571,10 +571,15 @@ def _closed_by_server(exc: aiohttp.ClientError) -> bool:
     # ConnectionResetError: aiohttp's ClientConnectionResetError, writing to a closing socket.
     if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
         return True
-    return (
-        isinstance(exc, aiohttp.ClientOSError)
-        and not isinstance(exc, aiohttp.ClientConnectorError)
-        and exc.errno in _CLOSED_BY_PEER
+    if not isinstance(exc, aiohttp.ClientOSError) or isinstance(exc, aiohttp.ClientConnectorError):
+        return False
+    if exc.errno in _CLOSED_BY_PEER:
+        return True
+    # A closing socket found while writing the body: aiohttp reports "Can not write request
+    # body" as a ClientOSError without an errno, caused by that ClientConnectionResetError.
+    cause = exc.__cause__
+    return isinstance(cause, ConnectionResetError) or (
+        isinstance(cause, OSError) and cause.errno in _CLOSED_BY_PEER
     )
 
 

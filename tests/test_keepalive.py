@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 import aiohttp
+import anyio
 import pytest
 
 from agentchat import APIConnectionError, AsyncAgentClient, Timeout, _transport
@@ -187,7 +188,8 @@ async def test_a_server_that_hangs_up_on_every_request_still_fails(
         RawServer(answer_per_connection=0, close=close) as server,
         AsyncAgentClient("k", server.url, max_retries=max_retries) as client,
     ):
-        with pytest.raises(APIConnectionError) as info:
+        # Bounded: a re-send that is not once per call would go on for ever, sleeping nowhere.
+        with anyio.fail_after(5), pytest.raises(APIConnectionError) as info:
             await create(client)
         assert checked_out(client) == 0
     assert info.value.attempts == max_retries + 1
@@ -227,6 +229,14 @@ def _connector_error(code: int) -> aiohttp.ClientConnectorError:
     return error
 
 
+def _body_not_written(cause: OSError) -> aiohttp.ClientOSError:
+    """What aiohttp raises when writing the request body fails with ``cause``: no errno of
+    its own when the cause has none (its ClientConnectionResetError on a closing socket)."""
+    error = aiohttp.ClientOSError(cause.errno, "Can not write request body for http://x/")
+    error.__cause__ = cause
+    return error
+
+
 @pytest.mark.parametrize(
     ("error", "stale"),
     [
@@ -237,6 +247,10 @@ def _connector_error(code: int) -> aiohttp.ClientConnectorError:
         (aiohttp.ClientOSError(errno.ETIMEDOUT, "timed out"), False),
         (aiohttp.ClientConnectionError("other"), False),
         (_connector_error(errno.ECONNRESET), False),  # while connecting: a new connection
+        (_body_not_written(aiohttp.ClientConnectionResetError("closing transport")), True),
+        (_body_not_written(BrokenPipeError(errno.EPIPE, "broken pipe")), True),
+        (_body_not_written(OSError(errno.ENOSPC, "no space")), False),
+        (_body_not_written(OSError("no errno")), False),
     ],
     ids=[
         "disconnected",
@@ -246,6 +260,10 @@ def _connector_error(code: int) -> aiohttp.ClientConnectorError:
         "etimedout",
         "other",
         "connect",
+        "body-closing-transport",
+        "body-epipe",
+        "body-other-errno",
+        "body-no-errno",
     ],
 )
 def test_which_failures_are_a_closed_connection(error: aiohttp.ClientError, stale: bool) -> None:
