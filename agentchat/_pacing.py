@@ -112,6 +112,8 @@ class Pacer:
             # The other requests in flight were sent before this answer and will count too.
             self._budget = remaining - max(0, self.in_flight - 1)
             self._reset_at = now + reset_after
+        if not limits.buckets:  # most servers send none: skip building the tuple
+            return
         for bucket in limits.token_buckets:
             if bucket.remaining is not None and bucket.remaining <= 0:
                 wait = bucket.reset_after

@@ -19,6 +19,7 @@ import email.utils
 import re
 import time
 from collections.abc import Mapping
+from math import isfinite
 from types import MappingProxyType
 from typing import Any
 
@@ -278,6 +279,9 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 def _buckets(headers: Mapping[str, str], now: float) -> dict[str, RateLimitBucket]:
     """The ``x-ratelimit-<field>-<kind>`` headers as buckets by kind (the first of repeats)."""
+    # Most responses have none: one look at all the names (a third of the loop's cost) first.
+    if _BUCKET_PREFIX not in "\n".join(headers).lower():
+        return {}
     found: dict[str, list[str | None]] = {}
     for name, value in headers.items():
         name = name.lower()
@@ -323,13 +327,14 @@ def _duration(value: str) -> float | None:
 
 
 def _number(value: str | None) -> float | None:
+    """A finite number (``float()`` ignores surrounding whitespace), else ``None``."""
     if value is None:
         return None
     try:
-        number = float(value.strip())
+        number = float(value)
     except ValueError:
         return None
-    return number if number == number and number not in (float("inf"), float("-inf")) else None
+    return number if isfinite(number) else None
 
 
 def _integer(value: str | None) -> int | None:
