@@ -29,7 +29,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -156,7 +156,8 @@ class AsyncFanOut:
         if tokens_per_minute is not None:
             _positive("tokens_per_minute", tokens_per_minute)
         self._completions = completions
-        self._input = _aiter(requests)
+        # A sync iterable is read with next(): no async generator around it for every input.
+        self._input: Iterator[Any] | AsyncIterator[Any] = _input(requests)
         self._ordered = ordered
         self._fail_fast = fail_fast
         self._keep_chunks = keep_chunks
@@ -300,12 +301,12 @@ class AsyncFanOut:
             taken = await self._take()
             if taken is None:
                 return
-            index, request = taken
+            index, params, id_ = taken
             limiter = self.pacer.limiter
             await _acquire(limiter)
             self.pacer.in_flight += 1
             try:
-                outcome = await self._execute(index, request)
+                outcome = await self._execute(index, params, id_)
             finally:
                 self.pacer.in_flight -= 1
                 limiter.release()
@@ -314,9 +315,9 @@ class AsyncFanOut:
                 self._workers_scope.cancel()
             await self._deliver(outcome)
 
-    async def _take(self) -> tuple[int, Request] | None:
-        """The next input, read lazily; in ordered mode, not more than ``window`` ahead of
-        the next outcome the caller is waiting for."""
+    async def _take(self) -> tuple[int, Mapping[str, Any], str | None] | None:
+        """The next input (its index, ``create()`` keywords and id), read lazily; in ordered
+        mode, not more than ``window`` ahead of the next outcome the caller is waiting for."""
         await _acquire(self._input_lock)
         try:
             if self._exhausted:
@@ -324,23 +325,28 @@ class AsyncFanOut:
             while self._ordered and self._next_index >= self._next_out + self._window:
                 self._slot_freed = anyio.Event()
                 await self._slot_freed.wait()
-            try:
-                item = await self._input.__anext__()
-            except StopAsyncIteration:
+            source = self._input
+            if isinstance(source, Iterator):
+                item = next(source, _END)
+            else:
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    item = _END
+            if item is _END:
                 self._exhausted = True
                 return None
             index = self._next_index
             self._next_index += 1
         finally:
             self._input_lock.release()
+        if type(item) is dict or (isinstance(item, Mapping) and not isinstance(item, Model)):
+            return index, item, None  # models read as Mappings, but are not create() keywords
         if isinstance(item, Request):
-            return index, item
-        if isinstance(item, Mapping) and not isinstance(item, Model):  # models read as Mappings
-            return index, Request(params=item)
-        return index, Request(params={"__invalid__": item})
+            return index, item.params, item.id
+        return index, {"__invalid__": item}, None
 
-    async def _execute(self, index: int, request: Request) -> Outcome:
-        params = request.params
+    async def _execute(self, index: int, params: Mapping[str, Any], id_: str | None) -> Outcome:
         tool_run: ToolRunResult | None = None
         try:
             if "__invalid__" in params:
@@ -367,14 +373,12 @@ class AsyncFanOut:
             else:
                 completion = result
         except Exception as error:  # every failure becomes this input's outcome
-            return Outcome(index=index, id=request.id, error=error)
+            return Outcome(index=index, id=id_, error=error)
         usage = tool_run.usage if tool_run is not None else completion.usage
         if usage is not None and usage.total_tokens:
             self._tokens += usage.total_tokens
             self.pacer.record_tokens(usage.total_tokens)
-        return Outcome(
-            index=index, id=request.id, completion=completion, chunks=chunks, tool_run=tool_run
-        )
+        return Outcome(index=index, id=id_, completion=completion, chunks=chunks, tool_run=tool_run)
 
     async def _deliver(self, outcome: Outcome) -> None:
         if outcome.error is None:
@@ -387,6 +391,10 @@ class AsyncFanOut:
             await self._put(outcome)
             return
         self._held[outcome.index] = outcome
+        if outcome.index != self._next_out:
+            # Not the next one: whoever delivers that one (or is handing outcomes out now)
+            # hands this one out after it, so only that worker needs the lock.
+            return
         await _acquire(self._emit_lock)  # a send may wait: keep the order across workers
         try:
             while self._next_out in self._held:
@@ -418,16 +426,16 @@ def _positive(name: str, value: Any) -> None:
         raise InvalidRequestError(name, value, "an integer >= 1 is required")
 
 
-def _aiter(requests: RequestsInput) -> AsyncIterator[Any]:
+#: What ``_take`` reads at the end of the input.
+_END: Any = object()
+
+
+def _input(requests: RequestsInput) -> Iterator[Any] | AsyncIterator[Any]:
+    """An iterator over ``requests``: async if it is async iterable, else sync."""
     if isinstance(requests, AsyncIterable):
         return requests.__aiter__()
     if isinstance(requests, (str, bytes, Mapping)) or not isinstance(requests, Iterable):
         raise InvalidRequestError(
             "requests", requests, "an iterable or async iterable of create() argument dicts"
         )
-    return _from_sync(iter(requests))
-
-
-async def _from_sync(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
+    return iter(requests)
