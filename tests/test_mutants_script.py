@@ -29,7 +29,9 @@ def test_the_mutated_modules_and_the_selected_tests_exist() -> None:
         assert (ROOT / "agentchat" / f"{module}.py").is_file(), module
     for test in mutants.TESTS:
         assert (ROOT / test).is_file(), test
-    for test in mutants.SUBPROCESS_TESTS + mutants.STRESS_TESTS:
+    for test in (
+        mutants.SUBPROCESS_TESTS + mutants.STRESS_TESTS + [*mutants.KILLED_IN_A_CHILD.values()]
+    ):
         path, _, name = test.partition("::")
         assert f"def {name}(" in (ROOT / path).read_text(encoding="utf-8"), test
 

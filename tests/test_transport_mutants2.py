@@ -407,8 +407,11 @@ async def test_a_timeout_is_converted_for_aiohttp_once(
 
 async def test_a_closed_client_says_so_word_for_word(server: FakeAgentServer) -> None:
     client = server.client(max_retries=0)
+    assert client.closed is False  # a bool, before and after the first call
     await create(client)
+    assert client.closed is False
     await client.aclose()
+    assert client.closed is True
     with pytest.raises(AgentChatError) as info:
         await create(client)
     assert str(info.value) == "This client has been closed; create a new one."
