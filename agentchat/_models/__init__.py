@@ -1,4 +1,10 @@
-"""The attrs models of requests and responses (frozen, slotted; unknown fields in ``extra``)."""
+"""The attrs models of requests and responses (frozen, slotted; unknown fields in ``extra``).
+
+The stream chunk classes are imported on first use (``__getattr__``): a program that makes
+plain calls only does not pay for creating them at import.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from ._agent_info import (
     FunctionsInfo,
@@ -8,7 +14,6 @@ from ._agent_info import (
     TriggeredGuardrail,
 )
 from ._base import Model
-from ._chunk import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ToolCallDelta
 from ._completion import (
     CacheCreation,
     ChatCompletion,
@@ -54,3 +59,16 @@ __all__ = [
     "TriggeredGuardrail",
     "Usage",
 ]
+
+if TYPE_CHECKING:
+    from ._chunk import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ToolCallDelta
+
+_CHUNK_CLASSES = frozenset({"ChatCompletionChunk", "ChoiceDelta", "ChunkChoice", "ToolCallDelta"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CHUNK_CLASSES:
+        from . import _chunk
+
+        return getattr(_chunk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

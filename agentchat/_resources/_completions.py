@@ -41,7 +41,6 @@ from .._params import (
     ToolParam,
 )
 from .._response import ResponseInfo
-from .._streaming import AsyncStream
 from .._timeouts import Timeout, to_timeout
 from .._transport import logger
 from .._validate import CHECKED_FIELDS, check_body, check_json
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     from .._client import _AsyncClient
     from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
     from .._hooks import CallStarted
+    from .._streaming import AsyncStream
     from .._tools._runner import AsyncToolRun, ErrorText, ToolLike, ToolRunResult
 
 __all__ = [
@@ -200,8 +200,8 @@ class _AsyncCompletionsBase:
             await _report_failure(hooks, started, error)
             raise
         elapsed = time.monotonic() - started.started
-        if isinstance(result, AsyncStream):
-            result._observe(hooks, started, elapsed)  # the stream reports its own end
+        if not isinstance(result, ChatCompletion):  # a stream, which reports its own end
+            result._observe(hooks, started, elapsed)
             return result
         await call_hooks(hooks, "on_response", CallEnded(call_id, result, info, elapsed))
         return result
@@ -714,6 +714,8 @@ async def _open_stream(
     """An event stream becomes an :class:`AsyncStream`, returned once its first event has
     arrived. A server that answers a stream request with a plain JSON completion gets a
     finished stream of that completion; a JSON error body, or any other content, raises."""
+    from .._streaming import AsyncStream  # imported by the first stream: plain calls skip it
+
     content_type = info.content_type
     if content_type in ("text/event-stream", ""):
         stream = AsyncStream(response, info, timeout=timeout, deadline=deadline)
