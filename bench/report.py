@@ -523,9 +523,11 @@ Three more commands, run on their own:
 - `python -m bench.instructions` (needs `valgrind`; about 4 minutes) counts the client's CPU
   instructions per plain call, raw aiohttp against agentchat, under callgrind at concurrency
   1 and 64 (`--streams`: per 20-chunk stream instead; `--chunks`: per streamed chunk, one
-  stream of 20,000 against one of 500; `--allocations`: heap allocations instead, under
-  DHAT with `PYTHONMALLOC=malloc`). The counts repeat to within about 1% from run to run, so
-  they settle a close call the wall clock cannot. Its outputs are in
+  stream of 20,000 against one of 500; `--stages`: one chunk in memory, stage by stage;
+  `--fanout`: per request of `create_many` against gather + semaphore; `--allocations`: heap
+  allocations instead, under DHAT with `PYTHONMALLOC=malloc`). The counts repeat to within
+  about 1% from run to run, so they settle a close call the wall clock cannot. Its outputs
+  are in
   [`bench/results/`](https://github.com/agentchat/agentchat/tree/main/bench/results)
   (`instructions*.txt`, `allocations*.txt`).
 - `python -m bench.fanout` runs `create_many` against a hand-written `asyncio.gather` +

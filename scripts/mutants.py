@@ -211,6 +211,10 @@ EQUIVALENT: dict[str, str] = {
         "_started=None for 0.0: only read by progress as `... if self._started else 0.0`, and"
         " __aenter__ overwrites it"
     ),
+    "agentchat._fanout.xǁAsyncFanOutǁ_take__mutmut_22": (
+        "`type(None) is dict` for `type(item) is dict`: that test is only the fast path for "
+        "plain dicts; the isinstance(item, Mapping) test after it gives dicts the same answer"
+    ),
     "agentchat._pacing.xǁPacerǁ__init____mutmut_16": (
         "_paused_until=1.0 for 0.0: time.monotonic() counts from boot, far past 1.0, so the "
         "pause is over either way"

@@ -5,6 +5,7 @@ scripts/mutants.py)."""
 from __future__ import annotations
 
 import asyncio
+from types import MappingProxyType
 from typing import Any
 
 import anyio
@@ -14,8 +15,10 @@ from agentchat import (
     AgentChatError,
     AsyncAgentClient,
     AsyncFanOut,
+    ChatMessage,
     InvalidRequestError,
     Outcome,
+    Request,
 )
 from agentchat.testing import FakeAgentServer
 
@@ -86,6 +89,26 @@ async def test_an_input_that_is_not_a_request_fails_alone_and_says_why(
         "a dict of create() arguments or an agentchat Request is required"
     )
     assert server.call_count == 2  # nothing was sent for it
+
+
+async def test_any_mapping_is_create_keywords_but_a_model_is_not(
+    server: FakeAgentServer, async_client: AsyncAgentClient
+) -> None:
+    # A plain dict, any other read-only Mapping, and a Request are each one call; a model
+    # reads as a Mapping too (pydo compatibility) but is an answer, not create() keywords.
+    message = ChatMessage(role="user", content="a model")
+    requests: list[Any] = [
+        ask("q0"),
+        MappingProxyType(ask("q1")),
+        Request(params=ask("q2"), id="r2"),
+        message,
+    ]
+    outcomes = await async_client.agent.chat.completions.create_all(requests)
+    assert [o.ok for o in outcomes] == [True, True, True, False]
+    assert [o.id for o in outcomes] == [None, None, "r2", None]
+    error = outcomes[3].error
+    assert isinstance(error, InvalidRequestError) and error.value is message
+    assert server.call_count == 3
 
 
 class _Input:
