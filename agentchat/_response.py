@@ -25,7 +25,15 @@ from typing import Any
 
 import attrs
 
-__all__ = ["RateLimit", "RateLimitBucket", "ResponseInfo", "parse_retry_after"]
+from ._frozen import builder
+
+__all__ = [
+    "RateLimit",
+    "RateLimitBucket",
+    "ResponseInfo",
+    "parse_retry_after",
+    "request_limits",
+]
 
 # Servers name the request id differently; the first one present wins.
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-do-request-id", "x-amzn-requestid")
@@ -175,13 +183,16 @@ class ResponseInfo:
         cls, status: int, headers: Mapping[str, str], url: str, elapsed: float, attempts: int
     ) -> ResponseInfo:
         """The same as the constructor, made for the hot path: one per HTTP response."""
-        info = _new(cls)
-        _set_status(info, status)
-        _set_headers(info, headers)
-        _set_url(info, url)
-        _set_elapsed(info, elapsed)
-        _set_attempts(info, attempts)
-        return info
+        # Stored plainly, then made frozen (``_frozen``).
+        info: Any = _new(_INFO_BUILDER if cls is ResponseInfo else builder(cls))
+        info.status = status
+        info.headers = headers
+        info.url = url
+        info.elapsed = elapsed
+        info.attempts = attempts
+        info.__class__ = cls
+        result: ResponseInfo = info
+        return result
 
     def __reduce__(self) -> tuple[Any, ...]:
         # aiohttp's headers are a CIMultiDictProxy, which neither copy nor pickle handle:
@@ -214,30 +225,38 @@ class ResponseInfo:
     def rate_limit(self) -> RateLimit:
         """The rate-limit headers, both families, parsed afresh on each access."""
         headers = self.headers
-        now = time.time()
-        buckets = _buckets(headers, now)
-        raw_limit = headers.get("ratelimit-limit")
-        raw_remaining = headers.get("ratelimit-remaining")
-        raw_reset = headers.get("ratelimit-reset")
+        limit, remaining, reset, buckets = request_limits(headers)
         retry_after = parse_retry_after(headers)
-        if not buckets and raw_limit is None and raw_remaining is None and raw_reset is None:
+        if not buckets and limit is None and remaining is None and reset is None:
             if retry_after is None:
                 return _NO_RATE_LIMIT  # most responses: nothing to parse, nothing to build
             return RateLimit(retry_after=retry_after)
-        requests = buckets.get("requests")
-        if (
-            requests is not None
-            and raw_limit is None
-            and raw_remaining is None
-            and raw_reset is None
-        ):
-            limit, remaining, reset = requests.limit, requests.remaining, requests.reset_at
-        else:
-            limit, remaining = _integer(raw_limit), _integer(raw_remaining)
-            reset = _number(raw_reset)
-            if reset is not None and reset < _EPOCH_THRESHOLD:
-                reset += now
         return RateLimit(limit, remaining, reset, retry_after, MappingProxyType(buckets))
+
+
+def request_limits(
+    headers: Mapping[str, str],
+) -> tuple[int | None, int | None, float | None, dict[str, RateLimitBucket]]:
+    """``limit``, ``remaining`` and ``reset_at`` of :class:`RateLimit` (the agent's
+    ``ratelimit-*``, else the ``x-ratelimit-*-requests`` bucket), and the buckets by kind.
+
+    What a fan-out's pacer reads on every response: all of :attr:`ResponseInfo.rate_limit`
+    but ``retry_after``, without building the object.
+    """
+    now = time.time()
+    buckets = _buckets(headers, now)
+    raw_limit = headers.get("ratelimit-limit")
+    raw_remaining = headers.get("ratelimit-remaining")
+    raw_reset = headers.get("ratelimit-reset")
+    if raw_limit is None and raw_remaining is None and raw_reset is None:
+        requests = buckets.get("requests")
+        if requests is None:
+            return None, None, None, buckets
+        return requests.limit, requests.remaining, requests.reset_at, buckets
+    reset = _number(raw_reset)
+    if reset is not None and reset < _EPOCH_THRESHOLD:
+        reset += now
+    return _integer(raw_limit), _integer(raw_remaining), reset, buckets
 
 
 def _restore(
@@ -342,11 +361,6 @@ def _integer(value: str | None) -> int | None:
     return int(number) if number is not None else None
 
 
-# A frozen attrs class sets each field through object.__setattr__; the slots' own setters
-# do the same job at about half the cost (ResponseInfo has no validators or converters).
+# ResponseInfo has no validators or converters: ``of`` may build it as its builder.
 _new = object.__new__
-_set_status = ResponseInfo.__dict__["status"].__set__
-_set_headers = ResponseInfo.__dict__["headers"].__set__
-_set_url = ResponseInfo.__dict__["url"].__set__
-_set_elapsed = ResponseInfo.__dict__["elapsed"].__set__
-_set_attempts = ResponseInfo.__dict__["attempts"].__set__
+_INFO_BUILDER = builder(ResponseInfo)

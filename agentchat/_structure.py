@@ -16,7 +16,6 @@ function instead (``exec``, like attrs and cattrs themselves do), which the conv
 
 from __future__ import annotations
 
-import inspect
 import linecache
 import types
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from typing import Any, Union, get_args, get_origin
 
 import attrs
 
+from ._frozen import builder
 from ._models._base import EMPTY_EXTRA, NOT_ON_WIRE, Model
 
 __all__ = ["NOT_ON_WIRE", "compile_structure", "mismatch"]
@@ -136,12 +136,6 @@ def _item_checker(item: type) -> Callable[[list[Any], str], tuple[Any, ...]]:
     return check
 
 
-def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
-    descriptor = inspect.getattr_static(cls, name)
-    setter: Callable[[Any, Any], None] = descriptor.__set__
-    return setter
-
-
 def compile_structure(cls: type[Model], nested: Callable[[Any], Hook]) -> Hook:
     """Write, compile and return the structure function of ``cls``.
 
@@ -189,27 +183,28 @@ def compile_structure(cls: type[Model], nested: Callable[[Any], Hook]) -> Hook:
                 constant = writer.bind(f"__default_{field.name}", default)
                 emit(f"        {var} = {constant}")
         arguments.append(var)
-    # Build the object without __init__: a frozen attrs __init__ sets each slot through
-    # object.__setattr__, which costs about twice what the slot descriptors' own setters do.
-    # That is safe because models declare no validators, converters or __attrs_post_init__
-    # (checked below), and every slot is set here, the off-wire ones to their defaults.
-    emit("    obj = __new(__cl)")
+    # Build the object without __init__, as its builder subclass (``_frozen``): plain
+    # attribute stores, then a switch to the frozen class. That is safe because models declare
+    # no validators, converters or __attrs_post_init__ (checked above), and every slot is set
+    # here, the off-wire ones to their defaults.
+    emit("    obj = __new(__builder)")
     for field, var in zip(fields, arguments, strict=True):
-        setter = writer.bind(f"__set_{field.name}", _slot_setter(cls, field.name))
-        emit(f"    {setter}(obj, {var})")
+        emit(f"    obj.{field.name} = {var}")
     known = writer.bind("__known", frozenset(f.name for f in fields))
     for field in attrs.fields(cls):
         if field.name in NOT_ON_WIRE:
-            setter = writer.bind(f"__set_{field.name}", _slot_setter(cls, field.name))
             if field.name == "extra":
                 emit(f"    if {known}.issuperset(o):")
-                emit(f"        {setter}(obj, __empty)")
+                emit("        obj.extra = __empty")
                 emit("    else:")
-                emit(f"        {setter}(obj, {{k: v for k, v in o.items() if k not in {known}}})")
+                emit(f"        obj.extra = {{k: v for k, v in o.items() if k not in {known}}}")
             else:
-                emit(f"    {setter}(obj, {writer.bind('__default_' + field.name, field.default)})")
+                default = writer.bind("__default_" + field.name, field.default)
+                emit(f"    obj.{field.name} = {default}")
+    emit("    obj.__class__ = __cl")
     emit("    return obj")
     writer.bind("__new", object.__new__)
+    writer.bind("__builder", builder(cls))
     writer.bind("__empty", EMPTY_EXTRA)
     source = "\n".join(writer.lines) + "\n"
     filename = f"<agentchat generated structure {cls.__module__}.{name}>"

@@ -63,7 +63,8 @@ def _check_seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
         )
 
 
-@attrs.frozen
+# The hash is cached: the transport looks up aiohttp's ClientTimeout by it on every call.
+@attrs.frozen(cache_hash=True)
 class Timeout:
     """Per-phase timeouts in seconds; ``None`` disables a bound.
 
