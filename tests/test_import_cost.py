@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: call: never by the import of a client class.
 FIRST_USE = (
     "agentchat._streaming",
+    "agentchat._models._completion",
+    "agentchat._models._agent_info",
     "agentchat._models._chunk",
     "agentchat._sse",
     "agentchat._accumulate",
@@ -32,6 +34,8 @@ FIRST_USE = (
 #: What the sync facade needs at import: it wraps AsyncStream in its Stream.
 SYNC_NEEDS = (
     "agentchat._streaming",
+    "agentchat._models._completion",
+    "agentchat._models._agent_info",
     "agentchat._models._chunk",
     "agentchat._sse",
     "agentchat._accumulate",
@@ -61,6 +65,20 @@ def test_a_client_import_leaves_first_use_modules_alone(
     statement: str, allowed: tuple[str, ...]
 ) -> None:
     assert _loaded(statement) <= set(allowed)
+
+
+def test_every_model_is_still_exported() -> None:
+    # Exported lazily by agentchat._models (and so by agentchat): the classes of their modules.
+    loaded = _loaded(
+        "import agentchat, agentchat._models as models, importlib\n"
+        "for name, module in models._MODULES.items():\n"
+        "    cls = getattr(importlib.import_module(f'agentchat._models.{module}'), name)\n"
+        "    assert getattr(models, name) is cls and getattr(agentchat, name) is cls, name\n"
+        "assert sorted(models._MODULES) == sorted(set(models.__all__) - {'Model'})\n"
+        "from agentchat._models import ChatCompletion, Usage\n"
+        "assert ChatCompletion.from_dict({'choices': []}).choices == ()"
+    )
+    assert {"agentchat._models._completion", "agentchat._models._chunk"} <= loaded
 
 
 def test_the_chunk_classes_are_still_exported() -> None:

@@ -1,33 +1,14 @@
 """The attrs models of requests and responses (frozen, slotted; unknown fields in ``extra``).
 
-The stream chunk classes are imported on first use (``__getattr__``): a program that makes
-plain calls only does not pay for creating them at import.
+Each class's module is imported on first use (``__getattr__``): creating attrs classes is most
+of agentchat's import time, and a client needs the models only once it makes a call (the
+stream chunk classes only once it streams).
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._agent_info import (
-    FunctionsInfo,
-    GuardrailsInfo,
-    RetrievalInfo,
-    RetrievedData,
-    TriggeredGuardrail,
-)
 from ._base import Model
-from ._completion import (
-    CacheCreation,
-    ChatCompletion,
-    Choice,
-    ChoiceLogprobs,
-    CompletionTokensDetails,
-    PromptTokensDetails,
-    TokenLogprob,
-    TopLogprob,
-    Usage,
-)
-from ._messages import ChatMessage, FunctionCall, ToolCall
-from ._options import KBFilter, StreamOptions
-from ._tools import FunctionDefinition, NamedToolChoice, Tool, ToolChoiceFunction
 
 __all__ = [
     "CacheCreation",
@@ -61,14 +42,64 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from ._agent_info import (
+        FunctionsInfo,
+        GuardrailsInfo,
+        RetrievalInfo,
+        RetrievedData,
+        TriggeredGuardrail,
+    )
     from ._chunk import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ToolCallDelta
+    from ._completion import (
+        CacheCreation,
+        ChatCompletion,
+        Choice,
+        ChoiceLogprobs,
+        CompletionTokensDetails,
+        PromptTokensDetails,
+        TokenLogprob,
+        TopLogprob,
+        Usage,
+    )
+    from ._messages import ChatMessage, FunctionCall, ToolCall
+    from ._options import KBFilter, StreamOptions
+    from ._tools import FunctionDefinition, NamedToolChoice, Tool, ToolChoiceFunction
 
-_CHUNK_CLASSES = frozenset({"ChatCompletionChunk", "ChoiceDelta", "ChunkChoice", "ToolCallDelta"})
+#: The submodule of each class, imported on first use.
+_MODULES = {
+    **dict.fromkeys(
+        ("FunctionsInfo", "GuardrailsInfo", "RetrievalInfo", "RetrievedData", "TriggeredGuardrail"),
+        "_agent_info",
+    ),
+    **dict.fromkeys(
+        ("ChatCompletionChunk", "ChoiceDelta", "ChunkChoice", "ToolCallDelta"), "_chunk"
+    ),
+    **dict.fromkeys(
+        (
+            "CacheCreation",
+            "ChatCompletion",
+            "Choice",
+            "ChoiceLogprobs",
+            "CompletionTokensDetails",
+            "PromptTokensDetails",
+            "TokenLogprob",
+            "TopLogprob",
+            "Usage",
+        ),
+        "_completion",
+    ),
+    **dict.fromkeys(("ChatMessage", "FunctionCall", "ToolCall"), "_messages"),
+    **dict.fromkeys(("KBFilter", "StreamOptions"), "_options"),
+    **dict.fromkeys(
+        ("FunctionDefinition", "NamedToolChoice", "Tool", "ToolChoiceFunction"), "_tools"
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CHUNK_CLASSES:
-        from . import _chunk
-
-        return getattr(_chunk, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # found directly from now on
+    return value

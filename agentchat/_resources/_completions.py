@@ -27,8 +27,6 @@ from .._errors import (
     parse_error_body,
     snippet,
 )
-from .._models._completion import ChatCompletion
-from .._models._options import StreamOptions
 from .._params import (
     AGENT_FIELDS,
     ChatCompletionCreateParams,
@@ -52,6 +50,8 @@ if TYPE_CHECKING:
     from .._client import _AsyncClient
     from .._fanout import AsyncFanOut, Outcome, Progress, RequestsInput
     from .._hooks import CallStarted
+    from .._models._completion import ChatCompletion
+    from .._models._options import StreamOptions
     from .._streaming import AsyncStream
     from .._tools._runner import AsyncToolRun, ErrorText, ToolLike, ToolRunResult
 
@@ -200,6 +200,8 @@ class _AsyncCompletionsBase:
             await _report_failure(hooks, started, error)
             raise
         elapsed = time.monotonic() - started.started
+        from .._models._completion import ChatCompletion
+
         if not isinstance(result, ChatCompletion):  # a stream, which reports its own end
             result._observe(hooks, started, elapsed)
             return result
@@ -788,12 +790,21 @@ def _as_list(value: Any) -> Any:
 
 
 @functools.cache
-def _completion_hook() -> Callable[[Any, Any], ChatCompletion]:
-    """The compiled ``ChatCompletion`` structure function, made on first use rather than at
-    import (the converter, cattrs with it, is imported then too)."""
-    from .._convert import converter
+def _completion_class() -> tuple[
+    type[ChatCompletion], Callable[[Any, Any], ChatCompletion], Callable[[Any, Any], None]
+]:
+    """``ChatCompletion``, its compiled structure function, and the setter of its off-wire
+    ``response`` slot: made on first use rather than at import, since the models and the
+    converter (cattrs with it) are a good part of agentchat's import time.
 
-    return converter.get_structure_hook(ChatCompletion)
+    The slot's own setter, because the completion is frozen: at about half the cost of
+    ``object.__setattr__``, once per call.
+    """
+    from .._convert import converter
+    from .._models._completion import ChatCompletion
+
+    setter = ChatCompletion.__dict__["response"].__set__
+    return ChatCompletion, converter.get_structure_hook(ChatCompletion), setter
 
 
 def parse_completion(data: bytes, info: ResponseInfo) -> ChatCompletion:
@@ -822,8 +833,9 @@ def parse_completion(data: bytes, info: ResponseInfo) -> ChatCompletion:
             response=info,
             attempts=info.attempts,
         )
+    cls, structure, set_response = _completion_class()
     try:
-        completion: ChatCompletion = _completion_hook()(decoded, ChatCompletion)
+        completion = structure(decoded, cls)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise APIResponseValidationError(
             f"The chat.completion from HTTP {info.status} has a field of an unexpected type "
@@ -832,10 +844,5 @@ def parse_completion(data: bytes, info: ResponseInfo) -> ChatCompletion:
             response=info,
             attempts=info.attempts,
         ) from exc
-    _set_response(completion, info)
+    set_response(completion, info)
     return completion
-
-
-# The completion is frozen: its one off-wire field is set through the slot's own setter, at
-# about half the cost of object.__setattr__ (once per call).
-_set_response = ChatCompletion.__dict__["response"].__set__
