@@ -2,7 +2,8 @@
 figures the machine's noise does not move.
 
     python -m bench.instructions [--concurrency 1 64] [--calls 200 1200]
-                                 [--streams | --chunks | --fanout] [--allocations]
+                                 [--streams | --chunks | --stages | --fanout
+                                  | --fanout-scenario] [--allocations]
 
 On a shared machine the wall-clock rounds of ``bench.run`` can disagree by half; an instruction
 count repeats to within about 1%. Each client runs the plain (non-stream) call against the
@@ -19,6 +20,10 @@ process is counted (callgrind does not follow the server, which runs as in ``ben
   adaptive pacing on) against the same client's calls under ``asyncio.gather`` and a
   semaphore, and against raw aiohttp's (concurrency 64 unless given; no failures, so that
   both counts run the same requests).
+- ``--fanout-scenario``: the cost of one request of ``bench.run``'s fan-out scenario itself:
+  ``bench.fanout``'s two runners (``create_many``, and gather + semaphore over raw aiohttp)
+  against its fake agent, which fails 10% of requests with 503 and sends rate-limit headers
+  (concurrency 64, 400 against 2,400 requests).
 - ``--stages``: the cost of one chunk in memory, stage by stage (no socket): the raw floor's
   line split and ``json.loads``, and agentchat's SSE decoder, ``orjson.loads``, the compiled
   structure function that builds the three attrs objects, and the accumulator; each the
@@ -168,23 +173,63 @@ def _child(client: str, url: str, calls: int, concurrency: int, mode: str) -> No
     asyncio.run(_calls(CLIENTS[client](f"{url}/{path}", None), calls, concurrency, mode))
 
 
+def _scenario_child(name: str, url: str, requests: int) -> None:
+    """One of ``bench.fanout``'s runners: a few requests first (the first connections and lazy
+    imports, in both counts alike), then ``requests`` of them."""
+    from . import fanout
+
+    _, runner = fanout.RUNNERS[name]
+    asyncio.run(runner(url, fanout.questions(50, f"warm-{requests}"), 64))
+    asyncio.run(runner(url, fanout.questions(requests, f"{name}-{requests}"), 64))
+
+
+def _fanout_scenario(say: Callable[[str], None], *, allocations: bool) -> None:
+    from . import fanout
+
+    few, many = 400, 2_400
+    server = fanout.Server(chaos=fanout.CHAOS_503, rate_limit=fanout.ADVERTISED_LIMIT)
+    try:
+        say("client " + ("allocations" if allocations else "instructions") + " per request,")
+        say("the fan-out scenario (10% 503s, rate-limit headers, concurrency 64)")
+        per_request: dict[str, float] = {}
+        for name in (fanout.FANOUT_GATHER, fanout.FANOUT_AGENTCHAT):
+            counts = []
+            for requests in (many, few):
+                child = ["--scenario-child", name, server.url, str(requests)]
+                counts.append(_valgrind(child, allocations=allocations, what=name))
+                server.counts()  # and forget what it answered
+            per_request[name] = (counts[0] - counts[1]) / (many - few)
+        base = per_request[fanout.FANOUT_GATHER]
+        for name, value in per_request.items():
+            shown = f"{value:8,.1f}" if allocations else f"{value / 1000:8,.1f}k"
+            say(f"  {fanout.RUNNERS[name][0]:42} {shown}   {value / base:.3f}x")
+    finally:
+        server.close()
+
+
 def count(
     client: str, url: str, calls: int, concurrency: int, mode: str = "calls", *, allocations: bool
 ) -> int:
     """Instructions (or heap allocations) of the client process for ``calls`` calls (and its
     start-up)."""
+    child = ["--child", client, url, str(calls), str(concurrency), mode]
+    return _valgrind(child, allocations=allocations, what=client)
+
+
+def _valgrind(arguments: list[str], *, allocations: bool, what: str) -> int:
+    """Run ``python -m bench.instructions ARGUMENTS`` under valgrind: its instructions (or heap
+    allocations)."""
     if allocations:
         tool = ["valgrind", "--tool=dhat", "--dhat-out-file=/dev/null"]
         env = {**os.environ, "PYTHONMALLOC": "malloc"}
     else:
         tool = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
         env = dict(os.environ)
-    child = [sys.executable, "-m", "bench.instructions", "--child", client, url]
-    child += [str(calls), str(concurrency), mode]
+    child = [sys.executable, "-m", "bench.instructions", *arguments]
     done = subprocess.run(tool + child, cwd=ROOT, env=env, capture_output=True, text=True)
     match = (_TOTAL if allocations else _COLLECTED).search(done.stderr)
     if done.returncode != 0 or match is None:
-        raise RuntimeError(f"{client} under valgrind failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"{what} under valgrind failed:\n{done.stderr[-2000:]}")
     return int(match.group(2 if allocations else 1).replace(",", ""))
 
 
@@ -196,11 +241,15 @@ def main() -> None:
     kind.add_argument("--streams", action="store_true", help="short streams, not calls")
     kind.add_argument("--chunks", action="store_true", help="the cost of one streamed chunk")
     kind.add_argument("--fanout", action="store_true", help="create_many against gather")
+    kind.add_argument(
+        "--fanout-scenario", action="store_true", help="bench.run's fan-out scenario, per request"
+    )
     parser.add_argument(
         "--allocations", action="store_true", help="count heap allocations, not instructions"
     )
     kind.add_argument("--stages", action="store_true", help="one chunk in memory, by stage")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--scenario-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--stage", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
@@ -209,6 +258,10 @@ def main() -> None:
     if args.child:
         client, url, calls, concurrency, mode = args.child
         _child(client, url, int(calls), int(concurrency), mode)
+        return
+    if args.scenario_child:
+        name, url, requests = args.scenario_child
+        _scenario_child(name, url, int(requests))
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench.instructions needs valgrind (apt install valgrind)")
@@ -223,6 +276,11 @@ def main() -> None:
     if args.stages:
         _stages(say)
         (RESULTS / "instructions-stages.txt").write_text("\n".join(lines) + "\n")
+        return
+    if args.fanout_scenario:
+        _fanout_scenario(say, allocations=args.allocations)
+        what = "allocations" if args.allocations else "instructions"
+        (RESULTS / f"{what}-fanout-scenario.txt").write_text("\n".join(lines) + "\n")
         return
     mode = (
         "chunks"

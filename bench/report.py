@@ -524,7 +524,8 @@ Three more commands, run on their own:
   instructions per plain call, raw aiohttp against agentchat, under callgrind at concurrency
   1 and 64 (`--streams`: per 20-chunk stream instead; `--chunks`: per streamed chunk, one
   stream of 20,000 against one of 500; `--stages`: one chunk in memory, stage by stage;
-  `--fanout`: per request of `create_many` against gather + semaphore; `--allocations`: heap
+  `--fanout`: per request of `create_many` against gather + semaphore; `--fanout-scenario`:
+  per request of the `fanout` scenario itself, its fake agent and runners; `--allocations`: heap
   allocations instead, under DHAT with `PYTHONMALLOC=malloc`). The counts repeat to within
   about 1% from run to run, so they settle a close call the wall clock cannot. Its outputs
   are in
