@@ -297,19 +297,25 @@ class AsyncFanOut:
             self._send.close()
 
     async def _work(self) -> None:
+        # What this worker holds the limiter's token for: the limiter counts it rather than
+        # the task, so taking and giving back a token does not look the task up each time.
+        worker = object()
         while True:
             taken = await self._take()
             if taken is None:
                 return
             index, params, id_ = taken
             limiter = self.pacer.limiter
-            await _acquire(limiter)
+            try:
+                limiter.acquire_on_behalf_of_nowait(worker)
+            except anyio.WouldBlock:
+                await limiter.acquire_on_behalf_of(worker)
             self.pacer.in_flight += 1
             try:
                 outcome = await self._execute(index, params, id_)
             finally:
                 self.pacer.in_flight -= 1
-                limiter.release()
+                limiter.release_on_behalf_of(worker)
             if outcome.error is not None and self._fail_fast:
                 self._failure = outcome.error
                 self._workers_scope.cancel()
@@ -412,7 +418,7 @@ class AsyncFanOut:
             await self._send.send(outcome)
 
 
-async def _acquire(lock: anyio.Lock | anyio.CapacityLimiter) -> None:
+async def _acquire(lock: anyio.Lock) -> None:
     """Take it at once when free: anyio's awaitable acquire always goes once through the
     event loop, which for thousands of quick requests costs more than the requests."""
     try:

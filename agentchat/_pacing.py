@@ -33,7 +33,7 @@ import time
 import anyio
 
 from ._backoff import MAX_RETRY_AFTER, RetryDelay, delay_after_429
-from ._response import ResponseInfo
+from ._response import ResponseInfo, request_limits
 
 __all__ = ["Pacer"]
 
@@ -106,16 +106,18 @@ class Pacer:
             return
         if self._adaptive and info.status < 300 and self._allowed < self.max_concurrency:
             self._set_allowed(self._allowed + 1 / self._allowed)
-        limits = info.rate_limit
-        remaining, reset_after = limits.remaining, limits.reset_after
-        if remaining is not None and reset_after is not None and reset_after > 0:
-            # The other requests in flight were sent before this answer and will count too.
-            self._budget = remaining - max(0, self.in_flight - 1)
-            self._reset_at = now + reset_after
-        if not limits.buckets:  # most servers send none: skip building the tuple
+        # The parts of info.rate_limit a pacer needs, without building it: on every response.
+        _, remaining, reset_at, buckets = request_limits(info.headers)
+        if remaining is not None and reset_at is not None:
+            reset_after = reset_at - time.time()
+            if reset_after > 0:
+                # The other requests in flight were sent before this answer and will count too.
+                self._budget = remaining - max(0, self.in_flight - 1)
+                self._reset_at = now + reset_after
+        if not buckets:  # most servers send none
             return
-        for bucket in limits.token_buckets:
-            if bucket.remaining is not None and bucket.remaining <= 0:
+        for kind, bucket in buckets.items():
+            if kind.startswith("tokens") and bucket.remaining is not None and bucket.remaining <= 0:
                 wait = bucket.reset_after
                 if wait:  # None or 0: no reset ahead to wait for
                     self._pause(now, wait)
