@@ -244,6 +244,11 @@ EQUIVALENT: dict[str, str] = {
         "`allowed <= max` for `<`: at allowed == max, _set_allowed(max + 1/max) clamps back "
         "to max, and setting the limiter's total to the value it has changes nothing"
     ),
+    "agentchat._pacing.xǁPacerǁon_response__mutmut_42": (
+        "`reset_after >= 0` for `> 0`: only a reset at this very instant differs; it sets "
+        "_reset_at to now, and the next before_send (a monotonic clock, never earlier) finds "
+        "that window over and clears the budget, as if it had not been set"
+    ),
     "agentchat._pacing.xǁPacerǁrecord_tokens__mutmut_3": (
         "`tokens >= 0`: a 0-token entry adds nothing to the window's sum (at most _tpm_wait "
         "wakes early and before_send waits again to the same end); the fan-out never passes 0"
