@@ -661,53 +661,58 @@ each row below is read against instruction counts (`python -m bench.instructions
 under callgrind; they repeat to within about 1%), kept in
 [`bench/results/`](https://github.com/agentchat/agentchat/tree/main/bench/results).
 
-- **Streams, against the fastest raw reader** (1 x 20,000 and 64 x 500 chunks, >= 1.00x). This
-  cannot be met with typed, frozen, slotted attrs chunks built in Python, which the design
-  fixes. One chunk in memory (`--stages`) costs the floor 39.3k instructions: 3.7k to split
-  lines, 35.6k for `json.loads` into dicts. It costs agentchat 56.5k: 8.8k for the SSE
-  decoder, 9.9k for `orjson.loads`, 34.8k to build the three attrs objects, and 3.0k to
-  accumulate the final completion. Building the objects costs as much as `json.loads` does.
-  About 20k of it is the 22 slot stores: a frozen class's slot is set through its member
-  descriptor, at about 900 instructions, against about 190 for a plain attribute store. Over
-  the network (`--chunks`) a chunk costs agentchat 62.8k against the floor's 40.4k.
-  - The ways around it give up the design: lazy chunks, unfrozen classes, or a C extension.
-  - Building each chunk as an unfrozen twin class and then switching its `__class__` was
-    measured, and is slower: 1.9 us a chunk object, against 1.5 us with the slot setters.
-  - Against the line-by-line reader most people write, agentchat's streams are the faster.
-- **Non-stream throughput at c=64** (>= 0.95x). At c=64 the client is CPU-bound on this
-  machine, so the row follows the client's CPU per call: 685.8k instructions against raw
-  aiohttp's 612.4k (1.12x; 661.7k against 602.3k at c=1, which is why latency passes). What
-  agentchat does per call that the raw loop does not, by `timeit` in memory:
-  - checking the request (1.8 us);
-  - building five typed objects from the answer (7.3 us, after orjson's 2.0 us, against
-    `json.loads`'s 7.2 us);
-  - the response's metadata (0.7 us) and rate limits (1.3 us without rate-limit headers);
-  - counting attempts and the retry loop's layers.
-
-  Each is a guarantee or the typed result. Two full runs this round read 0.94x and
-  1.01x: a ratio this close to its bound passes or fails by the machine's noise, and the
-  instruction ratio says it is about 1.12x the raw loop's CPU.
-- **Fan-out** (`create_many` >= 0.90x gather + semaphore). The fan-out adds no cost of its
-  own: against the benchmark server, `create_many` takes 619k instructions a request (647k
-  before this round), fewer than agentchat's own calls under `asyncio.gather` (681k); raw
-  aiohttp's take 601k (`--fanout`: 1.03x). The gap is the per-call cost above, plus this
-  scenario's server: the fake agent answers with `ratelimit-*` headers, which the fan-out's
-  pacer reads on every response to stay under the limit (4.7 us a response). The wall clock
-  also shows more than the instructions do: against that server, 1.07-1.15x the
-  instructions of gather, but 1.3x its CPU time (user and system, `getrusage`).
-- **Rows that pass or fail with the machine's noise.** The two full runs of this round read:
-  - latency c=1: 1.04x and 1.16x (the instructions say 1.10x the raw call's CPU, most of a
-    call being the network and the server);
-  - sync latency: 1.23x and 1.39x (the latter with the client waiting for a CPU 13% of the
-    time, flagged (!));
-  - the async import: 1.14x and 1.17x (1.17x is also the median of 15 interleaved fresh
-    interpreters);
-  - the sync import: 1.26x and 1.21x (after anyio became a first-call import).
-- **Time to first chunk** (<= 1.10x) passes and fails from one run to the next on this
-  machine. Five runs of `--only ttfc` read 0.95x to 1.41x. The same five against the code
-  before this round's changes read 0.93x to 1.20x. The instructions of a short stream did
-  not move: 1,987.6k against 1,982.0k (`--streams`). Its absolute figure is about 1-2 ms,
-  mostly the server's and the scheduler's.
+- **Streams, against the fastest raw reader** (1 x 20,000 and 64 x 500 chunks, >= 1.00x). Not
+  met with typed, frozen, slotted attrs chunks built in Python, which the design fixes, and
+  type-checked as they are built, which the guarantees fix. One chunk in memory (`--stages`)
+  costs the floor 39.0k instructions: 3.6k to split lines, 35.4k for `json.loads` into dicts.
+  It costs agentchat 45.5k: 9.2k for the SSE decoder, 9.9k for `orjson.loads`, 23.3k to build
+  the three attrs objects, and 3.1k to accumulate the final completion. Over the network
+  (`--chunks`) a chunk costs agentchat 51.0k against the floor's 40.5k
+  (62.6k before this round).
+  - The objects cost 34.8k before this round. A frozen class refuses attribute stores, so each
+    field went through its slot's setter, a Python-level call; each object is now built as a
+    subclass that adds no slots and takes plain stores, then switched to its frozen class
+    (`agentchat/_frozen.py`). The switch only works with both `__setattr__` and `__delattr__`
+    restored to `object`'s: they fill one type slot, and with either overridden every store
+    is a Python call again, which is why an earlier attempt with an unfrozen twin class
+    measured slower.
+  - What is left is the work itself: reading about 25 fields from the decoded dicts, checking
+    each one's JSON type (a wrong type raises instead of being carried), keeping unknown fields
+    in `extra`, and making three objects. To reach 1.00x the objects would have to cost
+    16.8k, less than three quarters of that; the ways there give up a guarantee or the design
+    (no type checks, no `extra`, lazy chunks that stay dicts until read, a C extension).
+  - Against the line-by-line reader most people write, agentchat's streams are 1.35x to 1.66x
+    faster (this round's two full runs).
+- **Non-stream throughput at c=64** (>= 0.95x) and **latency c=1** (<= 1.05x). A plain call
+  costs agentchat 663.4k instructions at c=64 against raw aiohttp's 610.9k (1.086x; 1.126x
+  before this round), and 639.4k against 600.8k at c=1 (1.064x; 1.103x before). At c=64 the
+  client is CPU-bound on this machine, so that row follows the ratio, and the wall clock adds
+  its noise: this round's two full runs read 0.87x and 0.90x for c=64, and 1.24x and 0.95x
+  for latency. What agentchat does per call that the raw loop does not, by `timeit` in memory:
+  checking the request (1.8 us); building five typed objects and the response's metadata from
+  the answer, after orjson's 2.0 us; rate limits (1.3 us without rate-limit headers); counting
+  attempts and the retry loop's layers. Each is a guarantee or the typed result.
+- **Fan-out** (`create_many` >= 0.90x gather + semaphore). In this scenario
+  (`--fanout-scenario`: the fake agent, with its 503s and rate-limit headers) a request costs
+  `create_many` 705.3k instructions against gather's 670.8k (1.051x; 1.111x before this
+  round). It was also measured unfairly until this round: the fake agent advertised a limit of
+  100,000 requests a minute, which the scenario exceeds, so in late windows the fan-out's
+  pacer read `ratelimit-remaining: 0` and waited for the reset, as it should, while gather,
+  which reads no headers, went on (2 of the 9 rounds of the last run before this one came in
+  under 400 req/s). The server now advertises a limit no run reaches, and still sends the
+  headers, which the pacer reads on every response. The wall clock shows more than the
+  instructions do: this round's two full runs read 0.90x and 0.85x (0.83x and 0.94x as the
+  ratio of the medians), and the client's CPU time per request (`getrusage`) is about 1.2x
+  gather's (1.3x before this round). Its profile has the same shape as gather's (the same
+  shares in the interpreter loop, the allocator and the collector); before this round,
+  cachegrind's simulation gave it 1.05x the instruction-cache misses, 1.06x the data-cache
+  misses and 1.17x the branch mispredictions of gather, per request. A machine with hardware
+  counters would tell the rest.
+- **Time to first chunk** (<= 1.10x) is not met: 1.17x and 1.18x in this round's two full runs
+  (each round now the median of its 20 streams, not their mean, which one stream held up by
+  a collection could move by a tenth). It is about 0.2 ms over the floor's 1.1 ms: the
+  per-call cost above, and a stream's setup (its decoder, accumulator and the timer that
+  bounds each read for the idle and read timeouts).
 """
 
 
