@@ -16,22 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Imported by the first stream, the first fan-out or tool run, or the sync facade's first
-#: call: never by the import of a client class.
-FIRST_USE = (
-    "agentchat._streaming",
-    "agentchat._models._completion",
-    "agentchat._models._agent_info",
-    "agentchat._models._chunk",
-    "agentchat._sse",
-    "agentchat._accumulate",
-    "agentchat._fanout",
-    "agentchat._tools._runner",
-    "agentchat._convert",
-    "anyio",
-)
-
-#: What the sync facade needs at import: it wraps AsyncStream in its Stream.
+#: What the sync facade needs at import (it wraps AsyncStream in its Stream), and the first
+#: stream of an async client: the stream, its parts and the models it builds.
 SYNC_NEEDS = (
     "agentchat._streaming",
     "agentchat._models._completion",
@@ -39,6 +25,16 @@ SYNC_NEEDS = (
     "agentchat._models._chunk",
     "agentchat._sse",
     "agentchat._accumulate",
+)
+
+#: Imported by the first call, stream, fan-out or tool run, or the sync facade's first call:
+#: never by the import of an async client class.
+FIRST_USE = (
+    *SYNC_NEEDS,
+    "agentchat._fanout",
+    "agentchat._tools._runner",
+    "agentchat._convert",
+    "anyio",
 )
 
 
